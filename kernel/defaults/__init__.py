@@ -1,0 +1,1 @@
+"""The kernel's own default plugins, listed in ``notewell.kernel.plugins.DEFAULT_PLUGINS``."""

@@ -1,0 +1,159 @@
+"""pytest fixtures for Notewell and its plugins (registered through the ``pytest11`` entry point).
+
+Fixtures:
+
+- ``settings``: kernel settings on a temporary data folder and SQLite; override it in
+  your ``conftest.py`` to change anything.
+- ``plugins``: extra plugin objects (modules or instances) the ``app`` should load;
+  empty by default — override it to test a plugin that is not installed.
+- ``app``: the app from ``create_app(settings, plugins=plugins)``, serving (its
+  lifespan has run: migrations applied, bus started). ``client``: its test client.
+- ``bare_app``: an app with only the kernel's default plugins.
+- ``make_app``: an async context manager factory, ``async with make_app(**overrides)``.
+- ``register_plugin``: ``with register_plugin(obj): ...`` adds a plugin to apps made
+  inside the block.
+- ``postgres_server_url`` / ``redis_server`` (session-scoped real servers) and
+  ``database_url`` (parametrised: a fresh SQLite file and a fresh PostgreSQL database).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from notewell.testing.services import (
+    RedisServer,
+    ServiceUnavailable,
+    create_database,
+    postgres_server,
+)
+
+_EXTRA_PLUGINS: list[Any] = []
+
+
+def service_unavailable(what: str, exc: Exception) -> None:
+    """Skip locally, but fail under CI, when a real service cannot start."""
+    message = f"{what} unavailable: {exc}"
+    if os.environ.get("CI", "").lower() in {"1", "true", "yes"}:
+        pytest.fail(message)
+    pytest.skip(message)
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Any:
+    from notewell.kernel.settings import Settings
+
+    return Settings.load(
+        data_dir=tmp_path / "data",
+        log_format="console",
+        log_level="WARNING",
+        secret_key="test-secret-key-not-for-production",
+    )
+
+
+@pytest.fixture
+def plugins() -> list[Any]:
+    return []
+
+
+@pytest.fixture
+def make_app(settings: Any, plugins: list[Any]) -> Callable[..., Any]:
+    from notewell.kernel.app import create_app
+
+    @contextlib.asynccontextmanager
+    async def factory(*, extra_plugins: tuple[Any, ...] = (), **overrides: Any) -> AsyncIterator[Any]:
+        merged = settings.model_copy(update=overrides) if overrides else settings
+        app = create_app(merged, plugins=[*plugins, *_EXTRA_PLUGINS, *extra_plugins])
+        app.testing = True
+        async with app.test_app():
+            yield app
+
+    return factory
+
+
+@pytest.fixture
+async def app(make_app: Callable[..., Any]) -> AsyncIterator[Any]:
+    async with make_app() as app:
+        yield app
+
+
+@pytest.fixture
+async def bare_app(make_app: Callable[..., Any]) -> AsyncIterator[Any]:
+    async with make_app(plugins=[]) as app:
+        yield app
+
+
+@pytest.fixture
+def client(app: Any) -> Any:
+    return app.test_client()
+
+
+@pytest.fixture
+def register_plugin() -> Callable[[Any], Any]:
+    @contextlib.contextmanager
+    def register(obj: Any) -> Iterator[Any]:
+        _EXTRA_PLUGINS.append(obj)
+        try:
+            yield obj
+        finally:
+            _EXTRA_PLUGINS.remove(obj)
+
+    return register
+
+
+@pytest.fixture(scope="session")
+def postgres_server_url() -> Iterator[str]:
+    configured = os.environ.get("NOTEWELL_TEST_POSTGRES_URL")
+    if configured:
+        yield configured
+        return
+    try:
+        server = postgres_server()
+        url = server.__enter__()
+    except ServiceUnavailable as exc:
+        service_unavailable("PostgreSQL", exc)
+        return
+    try:
+        yield url
+    finally:
+        server.__exit__(None, None, None)
+
+
+@pytest.fixture(scope="session")
+def redis_server() -> Iterator[RedisServer | None]:
+    """A real Redis for the session (``None`` when NOTEWELL_TEST_REDIS_URL is used)."""
+    if os.environ.get("NOTEWELL_TEST_REDIS_URL"):
+        yield None
+        return
+    server = RedisServer()
+    try:
+        server.start()
+    except ServiceUnavailable as exc:
+        server.close()
+        service_unavailable("Redis", exc)
+        return
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def redis_url(redis_server: RedisServer | None) -> str:
+    if redis_server is None:
+        return os.environ["NOTEWELL_TEST_REDIS_URL"]
+    return redis_server.url
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """A fresh, empty database of each kind."""
+    if request.param == "sqlite":
+        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+    server_url = request.getfixturevalue("postgres_server_url")
+    return create_database(server_url)

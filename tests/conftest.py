@@ -1,0 +1,1 @@
+"""Shared fixtures come from notewell.testing (the pytest11 entry point)."""
