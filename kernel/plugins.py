@@ -15,6 +15,7 @@ hooks, routes, steps and socket handlers.
 
 from __future__ import annotations
 
+import difflib
 import importlib
 import importlib.metadata
 import importlib.util
@@ -125,12 +126,31 @@ class PluginHost:
                 if (wanted is None or name in wanted) and name not in skipped:
                     self._add(name, "directory", lambda p=path, n=name: _import_path(n, p))
         for obj in extra:
+            if self.pm.is_registered(obj):
+                continue  # an installed plugin a test also passes in explicitly
             name = getattr(obj, "__name__", None) or type(obj).__name__.lower()
             self._add(name, "object", lambda o=obj: o)
         for record in self.records.values():
             if record.obj is not None:
                 self._add_hookspecs(record)
-        self.pm.check_pending()
+        self._check_pending()
+
+    def _check_pending(self) -> None:
+        """Fail start-up on a hook implementation no spec knows (a misspelt name)."""
+        try:
+            self.pm.check_pending()
+        except pluggy.PluginValidationError as exc:
+            name = self.pm.get_name(exc.plugin) or repr(exc.plugin)
+            unknown = str(exc).split("'")[1] if "'" in str(exc) else ""
+            known = [
+                n for n in dir(self.pm.hook)
+                if not n.startswith("_") and getattr(getattr(self.pm.hook, n), "spec", None)
+            ]
+            close = difflib.get_close_matches(unknown, known, n=1)
+            hint = f" — did you mean {close[0]!r}?" if close else ""
+            raise StartupError(
+                f"plugin {name}: implements unknown hook {unknown!r}{hint}"
+            ) from None
 
     def _add(self, name: str, source: Source, loader: Any, version: str = "") -> None:
         record = PluginRecord(name=name, source=source, version=version)

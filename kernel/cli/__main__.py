@@ -1,0 +1,3 @@
+from notewell.kernel.cli import main
+
+main()

@@ -1,0 +1,1 @@
+"""Notewell's built-in feature plugins, one sub-package each."""
