@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Prepares a checkout: the virtual environment with Notewell and its dependencies, and
+# the built frontend. Idempotent, and quick when nothing changed (stamp files).
+# Usage: scripts/setup.sh [--dev]    (--dev also installs the test tools)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras=""
+[ "${1:-}" = "--dev" ] && extras="[dev]"
+
+python=${PYTHON:-python3}
+if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
+  echo "Notewell needs Python 3.11 or newer (found: $("$python" --version 2>&1))" >&2
+  exit 1
+fi
+
+if [ ! -x .venv/bin/python ]; then
+  echo "==> creating .venv"
+  "$python" -m venv .venv
+  .venv/bin/python -m pip install --quiet --upgrade pip
+fi
+
+stamp=.venv/.notewell-deps
+want="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)$extras"
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  echo "==> installing Notewell${extras} into .venv"
+  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+  echo "$want" > "$stamp"
+fi
+
+if [ -x scripts/build-frontend.sh ]; then
+  scripts/build-frontend.sh
+fi
