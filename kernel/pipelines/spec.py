@@ -95,6 +95,12 @@ class StepSpec(_Strict):
     def _timeout(cls, value: Any) -> float | None:
         return None if value is None else parse_duration(value)
 
+    @field_validator("if_", mode="before")
+    @classmethod
+    def _condition(cls, value: Any) -> Any:
+        # `if: false` switches a step off; keep it an expression like any other
+        return ("true" if value else "false") if isinstance(value, bool) else value
+
     @field_validator("needs", mode="before")
     @classmethod
     def _needs(cls, value: Any) -> Any:
