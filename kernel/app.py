@@ -11,7 +11,7 @@ from quart import Blueprint, Quart, current_app
 from quart_schema import QuartSchema
 from sqlalchemy import select
 
-from notewell.kernel import __version__, http
+from notewell.kernel import __version__, http, realtime
 from notewell.kernel.actor import Actor
 from notewell.kernel.db import Database
 from notewell.kernel.errors import Conflict, NotFound, StartupError
@@ -152,6 +152,7 @@ def create_app(settings: Settings | None = None, *, plugins: Iterable[Any] = ())
         security_schemes={"bearer": {"type": "http", "scheme": "bearer"}},
     )
     _register_routes(app)
+    realtime.install(app)
 
     @app.before_serving
     async def start() -> None:

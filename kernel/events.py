@@ -12,6 +12,7 @@ whichever process published it (server replicas and Celery workers alike).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from dataclasses import asdict, dataclass, field
@@ -32,12 +33,16 @@ class Event:
     id: str = field(default_factory=new_id)
 
     def to_dict(self) -> dict[str, Any]:
+        """The event as plain JSON-able data (``topic``, ``data``, ``user_id``, ``id``)."""
         return asdict(self)
 
     @classmethod
     def from_dict(cls, value: dict[str, Any]) -> Event:
+        """Rebuild an event from :meth:`to_dict`'s output; a missing ``id`` gets a new one."""
         return cls(
-            topic=value["topic"], data=value.get("data") or {}, user_id=value.get("user_id"),
+            topic=value["topic"],
+            data=value.get("data") or {},
+            user_id=value.get("user_id"),
             id=value.get("id") or new_id(),
         )
 
@@ -76,6 +81,7 @@ class Subscription:
         self.task: asyncio.Task[None] | None = None
 
     def offer(self, event: Event) -> None:
+        """Queue ``event`` if its topic matches; the first one starts the drain task."""
         if not event.topic.startswith(self.prefix):
             return
         if self.task is None:
@@ -93,13 +99,24 @@ class Subscription:
                 self.queue.task_done()
 
     async def close(self, timeout: float = 5.0) -> None:
-        if self.task is None:
+        """Let queued events finish (up to ``timeout`` seconds), then end the task."""
+        task, self.task = self.task, None
+        if task is None:
             return
-        try:
-            await asyncio.wait_for(self.queue.join(), timeout)
-        except TimeoutError:
-            log.warning("event subscriber still busy at shutdown; dropping its queue")
-        self.task.cancel()
+        if not task.done():
+            try:
+                await asyncio.wait_for(self.queue.join(), timeout)
+            except TimeoutError:
+                log.warning("event subscriber still busy at shutdown; dropping its queue")
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await task
+
+    def cancel(self) -> None:
+        """End the task now, dropping queued events (for unsubscribing)."""
+        task, self.task = self.task, None
+        if task is not None:
+            task.cancel()
 
 
 class LocalBus:
@@ -109,23 +126,30 @@ class LocalBus:
         self._subscriptions: list[Subscription] = []
 
     async def start(self) -> None:
+        """Nothing to connect to."""
         return None
 
     async def stop(self) -> None:
-        await asyncio.gather(*(sub.close() for sub in self._subscriptions))
+        """Let every subscriber finish its queued events, then drop the subscriptions."""
+        subscriptions, self._subscriptions = self._subscriptions, []
+        await asyncio.gather(*(sub.close() for sub in subscriptions))
 
     async def publish(self, event: Event) -> None:
+        """Queue ``event`` for this process's subscribers; returns without waiting for them."""
         self.deliver(event)
 
     def subscribe(self, handler: Handler, prefix: str = "") -> Callable[[], None]:
+        """Call ``handler`` for each event whose topic starts with ``prefix``, in order.
+
+        Returns a function that unsubscribes (events still queued for it are dropped).
+        """
         subscription = Subscription(prefix, handler)
         self._subscriptions.append(subscription)
 
         def unsubscribe() -> None:
             if subscription in self._subscriptions:
                 self._subscriptions.remove(subscription)
-            if subscription.task is not None:
-                subscription.task.cancel()
+            subscription.cancel()
 
         return unsubscribe
 

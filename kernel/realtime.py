@@ -1,0 +1,209 @@
+"""The real-time endpoint: Socket.IO (python-socketio, ASGI) mounted beside the Quart app.
+
+- **Who.** A connection is authenticated by the same ``actor_from_request`` hook as an
+  HTTP request, given a :class:`~notewell.kernel.http.RequestInfo` built from the
+  handshake; a token in the ``auth`` payload (``{"token": ...}``) is presented as an
+  ``Authorization: Bearer`` header. Anonymous connections are refused.
+- **Rooms.** Each connection joins ``user:<actor id>``; admins also join ``admins``.
+- **Server → client.** Every bus event is emitted to ``user:<user_id>`` and ``admins``
+  (or ``admins`` only when it names no user), as the Socket.IO event ``<topic>`` with
+  ``{"id", "topic", "data"}``.
+- **Client → server.** Events are dispatched to the handlers plugins return from
+  ``register_socket_handlers`` (disabled plugins' handlers are skipped); the handler's
+  return value is the acknowledgement.
+
+With Redis configured the server uses ``socketio.AsyncRedisManager``, so that replicas
+can reach each other's clients. The bus already brings every event to every replica,
+so each replica forwards events to its own clients only (``ignore_queue``); otherwise
+a client would get each event once per replica.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import socketio  # type: ignore[import-untyped]
+from socketio.exceptions import (  # type: ignore[import-untyped]
+    ConnectionRefusedError as ConnectionRefused,
+)
+from werkzeug.datastructures import Headers
+from werkzeug.http import parse_cookie
+
+from notewell.kernel.actor import Actor
+from notewell.kernel.errors import NotewellError
+from notewell.kernel.events import Event
+from notewell.kernel.http import RequestInfo
+from notewell.kernel.ids import new_id
+from notewell.kernel.logs import request_id_var
+from notewell.kernel.plugins import resolve
+
+if TYPE_CHECKING:
+    from notewell.kernel.app import Kernel, NotewellApp
+
+log = logging.getLogger("notewell.realtime")
+
+SOCKET_PATH = "socket.io"
+ADMINS_ROOM = "admins"
+MANAGER_CHANNEL = "notewell:socketio"
+EXTENSION = "notewell.realtime"
+
+
+def user_room(user_id: str) -> str:
+    """The room every connection of user ``user_id`` joins."""
+    return f"user:{user_id}"
+
+
+def rooms_of(actor: Actor) -> list[str]:
+    """The rooms a connection of ``actor`` joins."""
+    rooms = [user_room(str(actor.id))]
+    if actor.is_admin:
+        rooms.append(ADMINS_ROOM)
+    return rooms
+
+
+def rooms_for(event: Event) -> list[str]:
+    """The rooms ``event`` is emitted to: its user's and the admins', or the admins' only."""
+    if event.user_id is None:
+        return [ADMINS_ROOM]
+    return [user_room(event.user_id), ADMINS_ROOM]
+
+
+def request_info(environ: Mapping[str, Any], auth: Any) -> RequestInfo:
+    """The Socket.IO handshake as ``actor_from_request`` sees it.
+
+    Headers, cookies and the peer address come from the ASGI scope; ``auth["token"]``,
+    when given, becomes the ``Authorization: Bearer`` header.
+    """
+    scope: Mapping[str, Any] = environ.get("asgi.scope") or {}
+    headers = Headers(
+        [
+            (name.decode("latin-1"), value.decode("latin-1"))
+            for name, value in scope.get("headers", ())
+        ]
+    )
+    token = auth.get("token") if isinstance(auth, Mapping) else None
+    if isinstance(token, str) and token:
+        headers.set("Authorization", f"Bearer {token}")
+    client = scope.get("client")
+    return RequestInfo(
+        headers=headers,
+        cookies=dict(parse_cookie(headers.get("Cookie", ""))),
+        remote_addr=client[0] if client else None,
+        method=str(environ.get("REQUEST_METHOD", "GET")),
+        path=str(environ.get("PATH_INFO", "/")),
+    )
+
+
+def _error_ack(code: str, message: str, request_id: str) -> dict[str, Any]:
+    return {"error": {"code": code, "message": message, "request_id": request_id}}
+
+
+class Realtime:
+    """The Socket.IO server of one app, fed by its kernel's event bus."""
+
+    def __init__(self, kernel: Kernel) -> None:
+        self.kernel = kernel
+        manager = None
+        if kernel.settings.redis_url:
+            manager = socketio.AsyncRedisManager(kernel.settings.redis_url, channel=MANAGER_CHANNEL)
+        self.sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
+        self.sio.on("connect", self.connect)
+        self.sio.on("*", self.dispatch)
+        self._unsubscribe: Callable[[], None] | None = None
+
+    async def start(self) -> None:
+        """Start forwarding bus events to sockets."""
+        self._unsubscribe = self.kernel.bus.subscribe(self.forward)
+
+    async def stop(self) -> None:
+        """Stop forwarding and end the Socket.IO server's background tasks."""
+        if self._unsubscribe is not None:
+            self._unsubscribe()
+            self._unsubscribe = None
+        await self.sio.shutdown()
+        await _close_manager(self.sio.manager)
+
+    async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
+        """Authenticate a new connection and put it in its rooms; refuse anonymous ones."""
+        actor = await self._authenticate(request_info(environ, auth))
+        await self.sio.save_session(sid, {"actor": actor})
+        for room in rooms_of(actor):
+            await self.sio.enter_room(sid, room)
+
+    async def _authenticate(self, request: RequestInfo) -> Actor:
+        try:
+            actor: Actor | None = await self.kernel.plugins.afirst(
+                "actor_from_request", request=request
+            )
+        except NotewellError as error:  # credentials present but invalid
+            raise ConnectionRefused(error.message, {"code": error.code}) from None
+        if actor is None or not actor.is_authenticated:
+            raise ConnectionRefused("Sign in to connect.", {"code": "not_authenticated"})
+        return actor
+
+    async def forward(self, event: Event) -> None:
+        """Emit a bus event to this replica's sockets in its rooms."""
+        payload = {"id": event.id, "topic": event.topic, "data": event.data}
+        await self.sio.emit(event.topic, payload, to=rooms_for(event), ignore_queue=True)
+
+    async def dispatch(self, event: str, sid: str, *args: Any) -> Any:
+        """Run the plugin handler for a client event; its return value is the ack."""
+        request_id = new_id()
+        request_id_var.set(request_id)
+        handler = self._handler_for(event)
+        if handler is None:
+            return _error_ack("unknown_event", f"No handler for {event!r}.", request_id)
+        session = await self.sio.get_session(sid)
+        data = args[0] if len(args) == 1 else (list(args) or None)
+        try:
+            return await resolve(handler(actor=session["actor"], data=data, sid=sid))
+        except NotewellError as error:
+            return _error_ack(error.code, error.message, request_id)
+        except Exception:  # a plugin's bug: logged once, answered like a 500
+            log.exception("socket handler for %r failed", event)
+            return _error_ack("internal_error", "The server could not handle this.", request_id)
+
+    def _handler_for(self, event: str) -> Callable[..., Any] | None:
+        plugins = self.kernel.plugins
+        for name, handlers in plugins.call_with_names("register_socket_handlers"):
+            if plugins.is_enabled(name) and isinstance(handlers, Mapping) and event in handlers:
+                handler: Callable[..., Any] = handlers[event]
+                return handler
+        return None
+
+
+async def _close_manager(manager: Any) -> None:
+    """End the Redis manager's listener task and connection (python-socketio leaves
+    them running after ``shutdown``)."""
+    listener = getattr(manager, "thread", None)
+    if listener is not None:
+        listener.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await listener
+    redis = getattr(manager, "redis", None)
+    if redis is not None:
+        await redis.aclose()
+
+
+def install(app: NotewellApp) -> Realtime:
+    """Mount the Socket.IO endpoint at ``/socket.io`` beside ``app`` and tie it to the
+    app's lifespan. ``app`` stays the Quart app (its test client still works) and ASGI
+    lifespan events still reach it."""
+    realtime = Realtime(app.kernel)
+    app.asgi_app = socketio.ASGIApp(  # type: ignore[method-assign]
+        realtime.sio, other_asgi_app=app.asgi_app, socketio_path=SOCKET_PATH
+    )
+    app.extensions[EXTENSION] = realtime
+    app.before_serving(realtime.start)
+    app.after_serving(realtime.stop)
+    return realtime
+
+
+def realtime_of(app: NotewellApp) -> Realtime:
+    """The real-time endpoint installed on ``app``."""
+    realtime: Realtime = app.extensions[EXTENSION]
+    return realtime
