@@ -74,7 +74,7 @@ def register_steps() -> list[type[Any]]:
 
 @hookspec
 def register_settings() -> type[BaseSettings]:
-    """Return the plugin's settings model, a subclass of ``notewell.kernel.settings.PluginSettings``.
+    """Return the plugin's settings model (a ``notewell.kernel.settings.PluginSettings``).
 
     The class attribute ``section`` names it: its fields are read from
     ``NOTEWELL_<SECTION>__<FIELD>`` and from the ``[<section>]`` table of the config

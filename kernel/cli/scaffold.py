@@ -91,7 +91,7 @@ def scaffold_plugin(name: str, directory: Path) -> Path:
     if not _NAME.match(name) or keyword.iskeyword(name):
         raise ValueError(
             f"{name!r} is not a valid plugin name: use lowercase letters, digits and "
-            "underscores, starting with a letter (2–40 characters)"
+            "underscores, starting with a letter (2 to 40 characters)"
         )
     dist = name.replace("_", "-")
     target = directory / f"notewell-{dist}"

@@ -57,7 +57,8 @@ def test_scaffolded_plugin_passes_its_own_test(tmp_path):
     created = notewell("plugin", "new", "demo_thing", "-d", str(tmp_path))
     assert created.returncode == 0, created.stderr
     package = tmp_path / "notewell-demo-thing"
-    assert (package / "pyproject.toml").read_text().count('demo_thing = "notewell_demo_thing.hooks"') == 1
+    pyproject = (package / "pyproject.toml").read_text()
+    assert pyproject.count('demo_thing = "notewell_demo_thing.hooks"') == 1
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(package / "tests")],
         capture_output=True, text=True, cwd=package, timeout=120,
@@ -68,6 +69,7 @@ def test_scaffolded_plugin_passes_its_own_test(tmp_path):
 
 
 def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path):
-    assert "not a valid plugin name" in notewell("plugin", "new", "Bad-Name", "-d", str(tmp_path)).stderr
+    bad = notewell("plugin", "new", "Bad-Name", "-d", str(tmp_path))
+    assert "not a valid plugin name" in bad.stderr
     notewell("plugin", "new", "twice", "-d", str(tmp_path))
     assert "already exists" in notewell("plugin", "new", "twice", "-d", str(tmp_path)).stderr

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import textwrap
-from pathlib import Path
 
 import click
 import pytest
@@ -266,7 +265,7 @@ async def test_plugins_cooperate_through_published_hookspecs(make_app):
 
 
 def test_misspelt_hook_fails_start_up_naming_the_plugin(settings):
-    with pytest.raises(StartupError, match="plugin misspelt.*did you mean 'register_routes'"):
+    with pytest.raises(StartupError, match=r"plugin misspelt.*did you mean 'register_routes'"):
         create_app(settings, plugins=[Misspelt()])
 
 
