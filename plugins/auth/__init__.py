@@ -1,0 +1,1 @@
+"""The auth plugin: accounts, sessions, API keys, roles, groups, permissions, audit, OIDC."""

@@ -1,0 +1,67 @@
+"""The app-wide request hooks that apply the limits (a blueprint without routes)."""
+
+from __future__ import annotations
+
+from quart import Blueprint, Response, current_app, g, request
+
+from notewell.kernel.errors import TooManyRequests
+from notewell.kernel.http import current_actor
+from notewell.plugins.ratelimit.limiter import Decision, Limiter
+from notewell.plugins.ratelimit.settings import RateLimitSettings
+
+bp = Blueprint("ratelimit", __name__)
+
+EXTENSION = "notewell.ratelimit"
+VIEW_ATTRIBUTE = "__notewell_rate_limit__"
+"""A view may name its route class with this attribute (no import of this plugin needed)."""
+
+
+def route_class(settings: RateLimitSettings, path: str, view: object) -> str:
+    """The view's declared class, else the longest matching path prefix, else default."""
+    declared = getattr(view, VIEW_ATTRIBUTE, None)
+    if isinstance(declared, str):
+        return declared
+    matches = [prefix for prefix in settings.routes if path.startswith(prefix)]
+    return settings.routes[max(matches, key=len)] if matches else "default"
+
+
+def identity() -> str:
+    """Who is counted: the API key, else the user, else the client address."""
+    actor = current_actor()
+    if actor.kind == "api_key" and actor.attributes.get("key_id"):
+        return f"key:{actor.attributes['key_id']}"
+    if actor.is_authenticated:
+        return f"user:{actor.id}"
+    return f"addr:{getattr(g, 'client_addr', None) or request.remote_addr or 'unknown'}"
+
+
+@bp.before_app_request
+async def limit() -> None:
+    """Count the request; 429 ``rate_limited`` with Retry-After once over the limit."""
+    app = current_app
+    limiter: Limiter | None = app.extensions.get(EXTENSION)
+    view = app.view_functions.get(request.endpoint or "")
+    kernel = app.kernel  # type: ignore[attr-defined]
+    owner = kernel.plugin_of_blueprint(bp.name)
+    if limiter is None or view is None or request.method == "OPTIONS":
+        return
+    if owner is not None and not kernel.plugins.is_enabled(owner):
+        return
+    settings: RateLimitSettings = kernel.settings.plugin(RateLimitSettings.section)
+    if request.path.startswith(tuple(settings.exempt)):
+        return
+    decision = await limiter.hit(route_class(settings, request.path, view), identity())
+    g.rate_limit = decision
+    if not decision.allowed:
+        raise TooManyRequests("Too many requests; slow down.", code="rate_limited",
+                              headers=decision.headers())
+
+
+@bp.after_app_request
+async def add_headers(response: Response) -> Response:
+    """RateLimit-* headers on every counted response."""
+    decision: Decision | None = g.get("rate_limit")
+    if decision is not None:
+        for name, value in decision.headers().items():
+            response.headers.setdefault(name, value)
+    return response
