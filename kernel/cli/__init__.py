@@ -22,6 +22,7 @@ COMMAND_MODULES: dict[str, str] = {
     "plugins": "notewell.kernel.cli.plugins",
     "plugin": "notewell.kernel.cli.plugins",
     "version": "notewell.kernel.cli.serve",
+    "pipeline": "notewell.kernel.cli.pipeline",
 }
 
 

@@ -31,7 +31,6 @@ from notewell.kernel.pipelines.expressions import (
     Not,
     Root,
     parse_expression,
-    parse_template,
 )
 from notewell.kernel.pipelines.functions import (
     FUNCTIONS,
@@ -42,6 +41,7 @@ from notewell.kernel.pipelines.functions import (
     truthy,
     type_name,
 )
+from notewell.kernel.pipelines.templates import expressions_in, parse_template
 
 if TYPE_CHECKING:
     from notewell.kernel.pipelines.spec import PipelineSpec
@@ -49,9 +49,12 @@ if TYPE_CHECKING:
 __all__ = [
     "ExpressionError",
     "Reference",
+    "as_reference",
+    "condition_expression",
     "evaluate",
     "evaluate_condition",
     "find_references",
+    "find_valid_references",
     "iter_templates",
     "references_in",
     "render",
@@ -103,6 +106,16 @@ def find_references(value: Any) -> list[Reference]:
     return found
 
 
+def find_valid_references(value: Any) -> list[Reference]:
+    """Like ``find_references``, leaving out expressions that do not parse."""
+    found: list[Reference] = []
+    for _, template in iter_templates(value):
+        for part in expressions_in(template):
+            if isinstance(part, Expression):
+                found.extend(references_in(part))
+    return found
+
+
 def references_in(expression: Expression) -> list[Reference]:
     """The references in one parsed expression."""
     found: list[Reference] = []
@@ -110,12 +123,21 @@ def references_in(expression: Expression) -> list[Reference]:
     return found
 
 
-def _collect(node: Node, text: str, found: list[Reference]) -> None:
+def as_reference(node: Node, text: str) -> Reference | None:
+    """The reference ``node`` is (a root followed by fixed names and indexes), if any;
+    ``text`` is the expression ``node`` was parsed from."""
     chain = _constant_chain(node)
-    if chain is not None:
-        root, path = chain
-        step_id = path[0] if root == "steps" and path and isinstance(path[0], str) else None
-        found.append(Reference(root, path, step_id, text[node.start : node.end]))
+    if chain is None:
+        return None
+    root, path = chain
+    step_id = path[0] if root == "steps" and path and isinstance(path[0], str) else None
+    return Reference(root, path, step_id, text[node.start : node.end])
+
+
+def _collect(node: Node, text: str, found: list[Reference]) -> None:
+    reference = as_reference(node, text)
+    if reference is not None:
+        found.append(reference)
         return
     children: tuple[Node, ...] = ()
     if isinstance(node, Attr):
@@ -148,14 +170,25 @@ def _constant_chain(node: Node) -> tuple[str, PathKey] | None:
     return None if inner is None else (inner[0], (*inner[1], key))
 
 
-def step_dependencies(spec: PipelineSpec) -> dict[str, set[str]]:
+def step_dependencies(spec: PipelineSpec, *, skip_invalid: bool = False) -> dict[str, set[str]]:
     """Step id → ids of the steps it depends on: its ``needs`` plus the steps its
     ``with`` and ``if`` refer to. Only ids of existing steps are included (validation
-    reports the others); a step that refers to itself lists itself (a cycle)."""
+    reports the others); a step that refers to itself lists itself (a cycle).
+
+    Raises ``ExpressionError`` for an expression that does not parse, unless
+    ``skip_invalid`` (then just that expression's references are left out).
+    """
     known = {step.id for step in spec.steps}
     graph: dict[str, set[str]] = {}
     for step in spec.steps:
-        referred = {ref.step_id for ref in find_references([step.with_, step.if_ or ""])}
+        found = (find_valid_references if skip_invalid else find_references)(step.with_)
+        if step.if_ is not None:
+            try:
+                found += references_in(condition_expression(step.if_))
+            except ExpressionError:
+                if not skip_invalid:
+                    raise
+        referred = {ref.step_id for ref in found}
         graph[step.id] = {sid for sid in (*step.needs, *referred) if sid in known}
     return graph
 
@@ -203,11 +236,15 @@ def _render_string(template: str, scope: Mapping[str, Any]) -> Any:
         raise ExpressionError(str(exc), expression=template[:80]) from None
 
 
-def evaluate_condition(expression: str, scope: Mapping[str, Any]) -> bool:
-    """Whether an ``if:`` holds; ``expression`` is ``"${{ … }}"`` or a bare expression."""
-    text = expression.strip()
+def condition_expression(condition: str) -> Expression:
+    """The expression of an ``if:``, written as ``"${{ … }}"`` or bare."""
+    text = condition.strip()
     if OPEN not in text:
-        return truthy(_evaluate_expression(Expression(text, parse_expression(text)), scope))
+        try:
+            return Expression(text, parse_expression(text))
+        except ExpressionError as exc:
+            exc.expression = exc.expression or text
+            raise
     single = single_expression(parse_template(text))
     if single is None:
         raise ExpressionError(
@@ -215,7 +252,12 @@ def evaluate_condition(expression: str, scope: Mapping[str, Any]) -> bool:
             hint="put the whole condition inside: `${{ steps.a.outputs.n > 0 }}`",
             expression=text,
         )
-    return truthy(_evaluate_expression(single, scope))
+    return single
+
+
+def evaluate_condition(expression: str, scope: Mapping[str, Any]) -> bool:
+    """Whether an ``if:`` holds; ``expression`` is ``"${{ … }}"`` or a bare expression."""
+    return truthy(_evaluate_expression(condition_expression(expression), scope))
 
 
 def _evaluate_expression(expression: Expression, scope: Mapping[str, Any]) -> Any:

@@ -20,6 +20,29 @@ InputType = Literal["string", "integer", "number", "boolean", "object", "array",
 Executor = Literal["inline", "worker", "celery"]
 
 
+def _schema(replacement: dict[str, Any]) -> Any:
+    """A ``json_schema_extra`` that publishes ``replacement`` (keeping the description):
+    YAML accepts more than the Python type says (``"30s"`` for seconds, one ``needs`` id)."""
+
+    def apply(schema: dict[str, Any]) -> None:
+        description = schema.get("description")
+        schema.clear()
+        schema.update(replacement)
+        if description:
+            schema["description"] = description
+
+    return apply
+
+
+_DURATION_SCHEMA = {
+    "anyOf": [
+        {"type": "number", "minimum": 0},
+        {"type": "string", "pattern": _DURATION.pattern},
+    ]
+}
+_NULLABLE_DURATION_SCHEMA = {"anyOf": [*_DURATION_SCHEMA["anyOf"], {"type": "null"}]}
+
+
 def parse_duration(value: Any) -> float:
     """Seconds from ``30``, ``2.5``, ``"500ms"``, ``"30s"``, ``"5m"`` or ``"1h"``."""
     if isinstance(value, int | float) and not isinstance(value, bool):
@@ -38,10 +61,10 @@ class _Strict(BaseModel):
 class InputSpec(_Strict):
     """A typed pipeline input. An input without ``default`` is required."""
 
-    type: InputType = "string"
-    description: str = ""
-    default: Any = None
-    enum: list[Any] | None = None
+    type: InputType = Field("string", description="The JSON type of the value.")
+    description: str = Field("", description="What the input is for (shown in forms).")
+    default: Any = Field(None, description="The value when none is given; makes it optional.")
+    enum: list[Any] | None = Field(None, description="The only values allowed.")
 
     @property
     def required(self) -> bool:
@@ -52,10 +75,20 @@ class RetrySpec(_Strict):
     """Try a failing step again: ``attempts`` in all, waiting ``backoff`` seconds,
     multiplied by ``factor`` after each failure, at most ``max_backoff``."""
 
-    attempts: int = Field(1, ge=1, le=20)
-    backoff: float = Field(1.0, ge=0)
-    factor: float = Field(2.0, ge=1)
-    max_backoff: float = Field(60.0, ge=0)
+    attempts: int = Field(1, ge=1, le=20, description="Tries in all, the first included.")
+    backoff: float = Field(
+        1.0,
+        ge=0,
+        description="Seconds before the second try (e.g. 2, '500ms', '1m').",
+        json_schema_extra=_schema(_DURATION_SCHEMA),
+    )
+    factor: float = Field(2.0, ge=1, description="The wait is multiplied by this after each try.")
+    max_backoff: float = Field(
+        60.0,
+        ge=0,
+        description="The longest wait between tries.",
+        json_schema_extra=_schema(_DURATION_SCHEMA),
+    )
 
     @field_validator("backoff", "max_backoff", mode="before")
     @classmethod
@@ -70,25 +103,57 @@ class RetrySpec(_Strict):
 class ResourcesSpec(_Strict):
     """What a step needs from the machine; ``gpu: 1`` routes it to the GPU queue."""
 
-    gpu: int = Field(0, ge=0, le=8)
-    queue: str | None = Field(None, pattern=r"^[a-z][a-z0-9_-]{0,31}$")
+    gpu: int = Field(0, ge=0, le=8, description="GPUs the step needs; > 0 uses the GPU queue.")
+    queue: str | None = Field(
+        None, pattern=r"^[a-z][a-z0-9_-]{0,31}$", description="A Celery queue to run on."
+    )
 
 
 class StepSpec(_Strict):
     """One step of a pipeline."""
 
-    id: str = Field(pattern=STEP_ID)
-    uses: str = Field(pattern=STEP_TYPE)
-    name: str = ""
-    with_: dict[str, Any] = Field(default_factory=dict, alias="with")
-    needs: list[str] = Field(default_factory=list)
-    if_: str | None = Field(None, alias="if")
-    retry: RetrySpec | None = None
-    timeout: float | None = Field(None, gt=0)
-    executor: Executor | None = None
-    resources: ResourcesSpec = Field(default_factory=ResourcesSpec)
-    stream: bool = False
-    continue_on_error: bool = False
+    id: str = Field(
+        pattern=STEP_ID, description="Unique in the pipeline; `steps.<id>` refers to it."
+    )
+    uses: str = Field(pattern=STEP_TYPE, description="The registered step type, `<plugin>.<step>`.")
+    name: str = Field("", description="A label for displays; the id when empty.")
+    with_: dict[str, Any] = Field(
+        default_factory=dict,
+        alias="with",
+        description="The step's arguments; values may contain `${{ … }}` expressions.",
+    )
+    needs: list[str] = Field(
+        default_factory=list,
+        description="Steps to finish first, beyond those this step refers to.",
+        json_schema_extra=_schema(
+            {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]}
+        ),
+    )
+    if_: str | None = Field(
+        None,
+        alias="if",
+        description="Run the step only when this expression is true.",
+        json_schema_extra=_schema(
+            {"anyOf": [{"type": "string"}, {"type": "boolean"}, {"type": "null"}]}
+        ),
+    )
+    retry: RetrySpec | None = Field(None, description="Try again when the step fails.")
+    timeout: float | None = Field(
+        None,
+        gt=0,
+        description="Fail the attempt after this long (e.g. 30, '30s', '5m').",
+        json_schema_extra=_schema(_NULLABLE_DURATION_SCHEMA),
+    )
+    executor: Executor | None = Field(
+        None, description="Where it runs; by default inline, or worker for heavy steps."
+    )
+    resources: ResourcesSpec = Field(
+        default_factory=ResourcesSpec, description="What the step needs from the machine."
+    )
+    stream: bool = Field(False, description="Publish the step's chunks to watchers as it runs.")
+    continue_on_error: bool = Field(
+        False, description="When the step fails, carry on; later steps see its status."
+    )
 
     @field_validator("timeout", mode="before")
     @classmethod
@@ -110,12 +175,22 @@ class StepSpec(_Strict):
 class PipelineSpec(_Strict):
     """A whole pipeline file."""
 
-    name: str = Field(pattern=r"^[a-z][a-z0-9_-]{0,63}$")
-    version: str = "1"
-    description: str = ""
-    inputs: dict[str, InputSpec] = Field(default_factory=dict)
-    steps: list[StepSpec] = Field(min_length=1)
-    outputs: dict[str, Any] = Field(default_factory=dict)
+    name: str = Field(
+        pattern=r"^[a-z][a-z0-9_-]{0,63}$", description="How runs and the API name it."
+    )
+    version: str = Field(
+        "1",
+        description="Recorded with each run.",
+        json_schema_extra=_schema({"anyOf": [{"type": "string"}, {"type": "number"}]}),
+    )
+    description: str = Field("", description="What the pipeline does.")
+    inputs: dict[str, InputSpec] = Field(
+        default_factory=dict, description="Typed inputs; `${{ inputs.<name> }}` refers to one."
+    )
+    steps: list[StepSpec] = Field(min_length=1, description="The steps, in any order.")
+    outputs: dict[str, Any] = Field(
+        default_factory=dict, description="The run's result; values may contain `${{ … }}`."
+    )
 
     @field_validator("version", mode="before")
     @classmethod
@@ -127,3 +202,13 @@ class PipelineSpec(_Strict):
             if step.id == step_id:
                 return step
         raise KeyError(step_id)
+
+
+def pipeline_json_schema() -> dict[str, Any]:
+    """The published JSON Schema of pipeline files (``notewell pipeline schema``)."""
+    schema = PipelineSpec.model_json_schema(by_alias=True, mode="validation")
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "title": "Notewell pipeline",
+        **{key: value for key, value in schema.items() if key != "title"},
+    }

@@ -52,7 +52,7 @@ class BoundedLoader(yaml.SafeLoader):
         self.alias_count = 0
         self.depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:  # type: ignore[override]
+    def compose_node(self, parent: Node | None, index: Any) -> Node:
         if self.check_event(yaml.AliasEvent):
             self.alias_count += 1
             if self.alias_count > MAX_ALIASES:
@@ -62,7 +62,7 @@ class BoundedLoader(yaml.SafeLoader):
                     self.peek_event().start_mark,
                     "write the values out, or use fewer anchors",
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         self.depth += 1
         try:
             if self.depth > MAX_DEPTH:
@@ -72,11 +72,11 @@ class BoundedLoader(yaml.SafeLoader):
                     self.peek_event().start_mark,
                     "flatten the structure",
                 )
-            return super().compose_node(parent, index)  # type: ignore[no-any-return]
+            return super().compose_node(parent, index)
         finally:
             self.depth -= 1
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:  # type: ignore[override]
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:
         self.flatten_mapping(node)
         mapping: dict[str, Any] = {}
         for key_node, value_node in node.value:
@@ -117,7 +117,7 @@ def compose(text: str) -> Node | None:
         loader.dispose()
     if node is not None:
         check_expansion(node)
-    return node  # type: ignore[no-any-return]
+    return node
 
 
 def construct(node: Node) -> Any:
