@@ -123,7 +123,7 @@ async def test_signout_without_session_is_harmless(app):
 
 async def test_password_change_revokes_other_sessions(make_app, database_url, h):
     async with make_app(database_url=database_url) as app:
-        client, first = await h.signup(app, "ada@example.com")
+        client, _ = await h.signup(app, "ada@example.com")
         other = await app.test_client().post(SIGNIN, json={"email": "ada@example.com",
                                                            "password": h.password})
         other_token = (await other.get_json())["token"]
