@@ -42,6 +42,7 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "notewell.kernel.defaults.errors",
     "notewell.kernel.defaults.permissions",
     "notewell.kernel.defaults.health",
+    "notewell.kernel.defaults.frontend",
 )
 """The kernel's own plugins: the default error renderer, permissions and health routes."""
 
