@@ -10,6 +10,31 @@ import difflib
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+ISSUE_CODES: tuple[str, ...] = (
+    # loading (loader.py): the file itself
+    "unreadable",
+    "too_large",
+    "yaml_syntax",
+    "too_deep",
+    "alias_limit",
+    "duplicate_key",
+    "schema",
+    # validation (validate.py): the pipeline against the registered steps
+    "duplicate_step_id",
+    "unknown_step_type",
+    "unknown_input",
+    "unknown_step_reference",
+    "unknown_output",
+    "bad_output_reference",
+    "cycle",
+    "missing_argument",
+    "unknown_argument",
+    "type_mismatch",
+    "invalid_expression",
+    "unknown_function",
+)
+"""Every issue code; stable, and each explained in docs/pipelines.md."""
+
 
 @dataclass(frozen=True)
 class Location:

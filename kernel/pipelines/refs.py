@@ -10,6 +10,7 @@ for skipped steps); taking a field of a string, number or boolean is an error.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -214,6 +215,8 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
     """
     if isinstance(value, str):
         return _render_string(value, scope) if OPEN in value else value
+    if type(value) is dict:
+        return {key: render(item, scope) for key, item in value.items()}
     if isinstance(value, Mapping):
         return {key: render(item, scope) for key, item in value.items()}
     if isinstance(value, list | tuple):
@@ -221,9 +224,14 @@ def render(value: Any, scope: Mapping[str, Any]) -> Any:
     return value
 
 
-def _render_string(template: str, scope: Mapping[str, Any]) -> Any:
+@functools.lru_cache(maxsize=4096)
+def _compiled(template: str) -> tuple[tuple[str | Expression, ...], Expression | None]:
     parts = parse_template(template)
-    single = single_expression(parts)
+    return parts, single_expression(parts)
+
+
+def _render_string(template: str, scope: Mapping[str, Any]) -> Any:
+    parts, single = _compiled(template)
     if single is not None:
         return _evaluate_expression(single, scope)
     pieces = [
@@ -270,12 +278,13 @@ def _evaluate_expression(expression: Expression, scope: Mapping[str, Any]) -> An
 
 def evaluate(node: Node, scope: Mapping[str, Any]) -> Any:
     """The value of a parsed expression in ``scope``."""
-    if isinstance(node, Literal):
-        return node.value
-    if isinstance(node, Root):
-        return scope.get(node.name)
+    # most common first: references are chains of Attr ending in a Root
     if isinstance(node, Attr):
         return _get(evaluate(node.target, scope), node.name)
+    if isinstance(node, Root):
+        return scope.get(node.name)
+    if isinstance(node, Literal):
+        return node.value
     if isinstance(node, Index):
         return _get(evaluate(node.target, scope), evaluate(node.index, scope))
     if isinstance(node, Logic):
@@ -307,6 +316,8 @@ def _call(node: Call, args: list[Any]) -> Any:
 def _get(container: Any, key: Any) -> Any:
     if container is None:
         return None
+    if type(container) is dict and type(key) is str:  # the common case, without ABC checks
+        return container.get(key)
     if isinstance(container, BaseModel):
         container = container.model_dump(mode="json")
     if isinstance(key, bool) or not isinstance(key, str | int):

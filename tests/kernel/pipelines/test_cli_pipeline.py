@@ -161,3 +161,23 @@ def test_list_shows_packaged_and_configured_pipelines(notewell) -> None:
     assert "example-hello" in rows
     table = notewell("pipeline", "list")
     assert "echo-twice" in table.output
+
+
+DOCS = Path(__file__).resolve().parents[3] / "docs" / "pipelines.md"
+
+
+def test_the_docs_embed_the_current_json_schema() -> None:
+    from notewell.kernel.pipelines.spec import pipeline_json_schema
+
+    text = DOCS.read_text()
+    embedded = text.split("<!-- schema:start -->\n```json\n")[1].split("\n```\n<!-- schema:end")[0]
+    assert json.loads(embedded) == pipeline_json_schema(), (
+        "docs/pipelines.md has a stale schema: paste `notewell pipeline schema` between the markers"
+    )
+
+
+def test_every_issue_code_has_a_section_in_the_docs() -> None:
+    from notewell.kernel.pipelines.issues import ISSUE_CODES
+
+    text = DOCS.read_text()
+    assert [code for code in ISSUE_CODES if f"#### `{code}`" not in text] == []
