@@ -200,3 +200,28 @@ async def test_pending_account_may_sign_in_but_not_use(make_app, h):
         client, _ = await h.signup(app, "bob@example.com")
         assert (await client.get("/api/v1/auth/me")).status_code == 200
         await h.problem(await client.get("/api/v1/auth/keys"), 403, "account_pending")
+
+
+async def test_unknown_email_costs_a_password_check_too(app, h, monkeypatch):
+    await h.signup(app, "ada@example.com")
+    passwords = app.extensions["notewell.auth"].passwords
+    checked = []
+    original = passwords._check
+
+    def spy(stored, password):
+        checked.append(stored)
+        return original(stored, password)
+
+    monkeypatch.setattr(passwords, "_check", spy)
+    response = await app.test_client().post(SIGNIN, json={"email": "eve@example.com",
+                                                          "password": h.password})
+    await h.problem(response, 401, "invalid_credentials")
+    assert len(checked) == 1 and checked[0].startswith("$argon2id$")
+
+
+def test_default_hashing_cost_is_not_weakened():
+    from notewell.plugins.auth.settings import AuthSettings
+
+    fields = AuthSettings.model_fields
+    assert fields["password_time_cost"].default >= 3
+    assert fields["password_memory_cost"].default >= 64 * 1024
