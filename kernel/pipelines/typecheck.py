@@ -11,6 +11,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from pydantic import BaseModel
+from pydantic.errors import PydanticInvalidForJsonSchema
+
 from notewell.kernel.pipelines.expressions import (
     Call,
     Compare,
@@ -69,6 +72,15 @@ class Typed:
         if not members:
             return [Typed(schema, self.root)]
         return [option for member in members if (option := self.sub(member)) is not None]
+
+
+def model_schema(model: type[BaseModel]) -> Typed | None:
+    """The JSON Schema of a step's ``Inputs``/``Outputs`` model, or ``None`` (any) when a
+    field has no JSON Schema (an arbitrary Python type)."""
+    try:
+        return Typed.of(model.model_json_schema())
+    except PydanticInvalidForJsonSchema:
+        return None
 
 
 def json_types(typed: Typed | None) -> frozenset[str] | None:

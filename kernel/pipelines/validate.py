@@ -27,7 +27,7 @@ from notewell.kernel.pipelines.refs import (
 from notewell.kernel.pipelines.spec import StepSpec
 from notewell.kernel.pipelines.step import Step
 from notewell.kernel.pipelines.templates import expressions_in
-from notewell.kernel.pipelines.typecheck import Typed, fits
+from notewell.kernel.pipelines.typecheck import Typed, fits, model_schema
 from notewell.kernel.pipelines.validate_types import ReferenceTypes, argument_type_issue
 
 __all__ = ["Issue", "validate", "validate_file"]
@@ -163,9 +163,13 @@ class _Checker:
     # -- arguments --------------------------------------------------------------------
 
     def check_arguments(self, position: int, step: StepSpec, cls: type[Step]) -> None:
-        inputs = Typed.of(cls.Inputs.model_json_schema())
+        inputs = model_schema(cls.Inputs)
+        if inputs is None:
+            return  # a field without a JSON Schema: the step checks its inputs at run time
         schema = inputs.resolved()
         properties: dict[str, Any] = schema.get("properties", {})
+        # YAML may name a field by its alias (as the schema does) or, if allowed, its name
+        known = {*properties, *cls.Inputs.model_fields}
         open_model = cls.Inputs.model_config.get("extra") == "allow"
         for name in schema.get("required", []):
             if name not in step.with_:
@@ -177,7 +181,7 @@ class _Checker:
                 )
         for name, value in step.with_.items():
             path: PathKey = ("steps", position, "with", name)
-            if name not in properties:
+            if name not in known:
                 if not open_model:
                     self.add(
                         "unknown_argument",

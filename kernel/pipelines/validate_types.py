@@ -32,6 +32,7 @@ from notewell.kernel.pipelines.typecheck import (
     infer,
     items_of,
     json_types,
+    model_schema,
     property_names,
     property_of,
 )
@@ -56,7 +57,7 @@ class ReferenceTypes:
         """The output schema of step ``step_id`` (``None`` when its type is unknown)."""
         if step_id not in self._outputs:
             cls = self.step_types.get(step_id)
-            self._outputs[step_id] = Typed.of(cls.Outputs.model_json_schema()) if cls else None
+            self._outputs[step_id] = model_schema(cls.Outputs) if cls else None
         return self._outputs[step_id]
 
     def problem(self, ref: Reference) -> Problem | None:

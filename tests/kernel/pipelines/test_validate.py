@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from notewell.kernel.pipelines.catalog import packaged_pipeline_dir
 from notewell.kernel.pipelines.issues import Issue, Location
@@ -394,3 +394,32 @@ def test_the_example_pipelines_validate_against_the_core_step_contracts(path: Pa
     loaded, issues = validate_file(path, STEPS)
     assert loaded is not None
     assert issues == []
+
+
+class Blob:
+    """A Python type with no JSON Schema."""
+
+
+class Opaque(Step):
+    name = "demo.opaque"
+
+    class Inputs(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        blob: Blob | None = None
+
+    class Outputs(BaseModel):
+        model_config = ConfigDict(arbitrary_types_allowed=True)
+        blob: Blob
+
+
+def test_models_without_a_json_schema_are_checked_at_run_time_not_here() -> None:
+    loaded = load_pipeline(
+        "p.yaml",
+        text="""\
+name: opaque
+steps:
+  - {id: o, uses: demo.opaque, with: {anything: 1}}
+  - {id: t, uses: core.template, with: {template: "${{ steps.o.outputs.whatever }}"}}
+""",
+    )
+    assert validate(loaded, {**STEPS, Opaque.name: Opaque}) == []
