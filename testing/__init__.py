@@ -27,10 +27,12 @@ from typing import Any
 import pytest
 
 from notewell.testing.services import (
+    PostgresServer,
     RedisServer,
     ServiceUnavailable,
     create_database,
-    postgres_server,
+    drop_database,
+    postgres_url,
 )
 
 _EXTRA_PLUGINS: list[Any] = []
@@ -106,22 +108,31 @@ def register_plugin() -> Callable[[Any], Any]:
     return register
 
 
+def _started(what: str, factory: Callable[[], Any]) -> Any:
+    """Build and start a server; if it cannot start, clean up and skip (fail under CI)."""
+    server = None
+    try:
+        server = factory()
+        server.start()
+    except ServiceUnavailable as exc:
+        if server is not None:
+            server.close()
+        service_unavailable(what, exc)
+    return server
+
+
 @pytest.fixture(scope="session")
 def postgres_server_url() -> Iterator[str]:
+    """A PostgreSQL server URL for the session: NOTEWELL_TEST_POSTGRES_URL or a throwaway."""
     configured = os.environ.get("NOTEWELL_TEST_POSTGRES_URL")
     if configured:
-        yield configured
+        yield postgres_url(configured)
         return
+    server = _started("PostgreSQL", PostgresServer)
     try:
-        server = postgres_server()
-        url = server.__enter__()
-    except ServiceUnavailable as exc:
-        service_unavailable("PostgreSQL", exc)
-        return
-    try:
-        yield url
+        yield server.url
     finally:
-        server.__exit__(None, None, None)
+        server.close()
 
 
 @pytest.fixture(scope="session")
@@ -130,13 +141,7 @@ def redis_server() -> Iterator[RedisServer | None]:
     if os.environ.get("NOTEWELL_TEST_REDIS_URL"):
         yield None
         return
-    server = RedisServer()
-    try:
-        server.start()
-    except ServiceUnavailable as exc:
-        server.close()
-        service_unavailable("Redis", exc)
-        return
+    server = _started("Redis", RedisServer)
     try:
         yield server
     finally:
@@ -145,15 +150,21 @@ def redis_server() -> Iterator[RedisServer | None]:
 
 @pytest.fixture
 def redis_url(redis_server: RedisServer | None) -> str:
+    """The URL of the session's Redis."""
     if redis_server is None:
         return os.environ["NOTEWELL_TEST_REDIS_URL"]
     return redis_server.url
 
 
-@pytest.fixture(params=["sqlite", "postgresql"])
-def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
-    """A fresh, empty database of each kind."""
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.integration)])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """A fresh, empty database of each kind (the PostgreSQL one is dropped afterwards)."""
     if request.param == "sqlite":
-        return f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        yield f"sqlite+aiosqlite:///{tmp_path / 'test.db'}"
+        return
     server_url = request.getfixturevalue("postgres_server_url")
-    return create_database(server_url)
+    url = create_database(server_url)
+    try:
+        yield url
+    finally:
+        drop_database(url)

@@ -23,6 +23,7 @@ COMMAND_MODULES: dict[str, str] = {
     "plugin": "notewell.kernel.cli.plugins",
     "version": "notewell.kernel.cli.serve",
     "pipeline": "notewell.kernel.cli.pipeline",
+    "migrate": "notewell.kernel.cli.migrate",
 }
 
 
