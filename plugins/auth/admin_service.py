@@ -36,8 +36,10 @@ async def list_users(
     if cursor:
         query = query.where(User.id > cursor)
     if q:
-        pattern = f"%{q.strip().lower()}%"
-        query = query.where(or_(User.email.like(pattern), func.lower(User.name).like(pattern)))
+        escaped = q.strip().lower().replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+        pattern = f"%{escaped}%"
+        query = query.where(or_(User.email.like(pattern, escape="\\"),
+                                func.lower(User.name).like(pattern, escape="\\")))
     async with state.db.session() as session:
         users = list((await session.scalars(query)).all())
         page = users[:limit]

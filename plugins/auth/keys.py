@@ -46,5 +46,5 @@ async def revoke_key(state: AuthState, actor: Actor, key_id: str, address: str |
             row.revoked_at = utcnow()
         audit.record(session, "key_revoked", actor_id=actor.id, subject_id=actor.id,
                      address=address, key_id=row.id)
-        key_hash = row.key_hash
-    await state.invalidate(key=f"k:{key_hash}")
+    # by user, not by key: no key material (not even its hash) travels on the bus
+    await state.invalidate(user_id=actor.id)

@@ -25,6 +25,7 @@ from notewell.plugins.auth.tokens import InvalidToken, same
 from notewell.plugins.auth.web import (
     clear_session_cookies,
     client,
+    is_secure,
     json_response,
     set_session_cookies,
     signed_in_response,
@@ -42,8 +43,7 @@ OIDC_STATE_SECONDS = 600
 async def config() -> Response:
     """What the sign-in page needs to know."""
     auth = state()
-    async with auth.db.session() as session:
-        has_users = await service.has_users(auth, session)
+    has_users = await service.any_users(auth)
     providers = [OIDCProviderRead(name=name, label=provider.label or name)
                  for name, provider in sorted(auth.settings.oidc.items())]
     body = AuthConfig(signup_enabled=auth.settings.signup_enabled or not has_users,
@@ -145,7 +145,7 @@ async def oidc_login(name: str) -> Response:
     response = redirect(url)
     response.set_cookie(OIDC_COOKIE, auth.signer.sign_blob(login), max_age=OIDC_STATE_SECONDS,
                         path="/api/v1/auth/oidc/", httponly=True, samesite="Lax",
-                        secure=request.scheme == "https")
+                        secure=is_secure())
     return response
 
 

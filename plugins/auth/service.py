@@ -221,6 +221,12 @@ async def has_users(state: AuthState, session: AsyncSession) -> bool:
     return state.has_users
 
 
+async def any_users(state: AuthState) -> bool:
+    """Whether any account exists, in a session of its own."""
+    async with state.db.session() as session:
+        return await has_users(state, session)
+
+
 async def groups_of(session: AsyncSession, user_id: str) -> list[Group]:
     """The groups ``user_id`` belongs to, by name."""
     rows = await session.scalars(

@@ -26,7 +26,8 @@ def client() -> Client:
     )
 
 
-def _secure() -> bool:
+def is_secure() -> bool:
+    """Whether cookies must be ``Secure``: HTTPS here, or an https public URL."""
     public_url = current_app.kernel.settings.public_url or ""  # type: ignore[attr-defined]
     return request.scheme == "https" or public_url.startswith("https://")
 
@@ -48,7 +49,7 @@ def signed_in_response(result: SignedIn, status: int = 200) -> Response:
 
 def set_session_cookies(response: Response, token: str, csrf: str, max_age: int) -> None:
     """The httpOnly session cookie and the script-readable CSRF cookie."""
-    secure = _secure()
+    secure = is_secure()
     response.set_cookie(SESSION_COOKIE, token, max_age=max_age, path="/", secure=secure,
                         httponly=True, samesite="Lax")
     response.set_cookie(CSRF_COOKIE, csrf, max_age=max_age, path="/", secure=secure,
@@ -56,7 +57,7 @@ def set_session_cookies(response: Response, token: str, csrf: str, max_age: int)
 
 
 def clear_session_cookies(response: Response) -> None:
-    secure = _secure()
+    secure = is_secure()
     for name, httponly in ((SESSION_COOKIE, True), (CSRF_COOKIE, False)):
         response.delete_cookie(name, path="/", secure=secure, httponly=httponly,
                                samesite="Lax")

@@ -32,6 +32,8 @@ async def test_admin_lists_and_searches_users_a_page_at_a_time(make_app, databas
         found = await (await admin.get(f"{USERS}?q=OTHER")).get_json()
         assert [u["email"] for u in found["items"]] == ["dee@other.org"]
         assert found["items"][0]["active"] is True
+        wildcard = await (await admin.get(f"{USERS}?q=%25")).get_json()
+        assert wildcard["items"] == []
 
 
 async def test_bad_query_is_422(app, h):
