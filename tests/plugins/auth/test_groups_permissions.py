@@ -139,3 +139,19 @@ def _request(headers):
     from notewell.kernel.http import RequestInfo
 
     return RequestInfo(headers=Headers(headers), path="/api/v1/x")
+
+
+class Veto:
+    """Another plugin that answers ``permission_allowed`` before auth does."""
+
+    @hookimpl(tryfirst=True)
+    def permission_allowed(self, actor, action, resource):
+        return False if action == "code.execute" else None
+
+
+async def test_a_plugin_answering_first_overrides_the_grants(make_app, h):
+    async with make_app(extra_plugins=(CodeRoute(), Veto())) as app:
+        admin, _ = await _setup(app, h)
+        run = "/api/v1/code-probe/run"
+        await h.problem(await admin.post(run, headers=h.csrf(admin)), 403, "permission_denied")
+        assert (await admin.get("/api/v1/users")).status_code == 200
