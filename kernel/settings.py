@@ -189,9 +189,18 @@ class Settings(_SourcedSettings):
         path = self.data_dir / "secret_key"
         if not path.exists():
             self.data_dir.mkdir(parents=True, exist_ok=True)
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            # write a private temp file, then link it into place: of several processes
+            # starting at once exactly one key wins and nobody reads a half-written file
+            draft = path.with_name(f".secret_key.{os.getpid()}.{secrets.token_hex(4)}")
+            fd = os.open(draft, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "w") as handle:
                 handle.write(secrets.token_urlsafe(48))
+            try:
+                os.link(draft, path)
+            except FileExistsError:
+                pass  # another process won; use its key
+            finally:
+                draft.unlink()
         return path.read_text().strip()
 
     # -- plugin settings -----------------------------------------------------------

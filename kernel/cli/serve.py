@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
+from typing import Any
 
 import click
 
@@ -17,7 +18,11 @@ from notewell.kernel import __version__
 @click.option("--workers", type=int, help="Server processes (default: NOTEWELL_WORKERS or 1).")
 @click.option("--reload", is_flag=True, help="Restart when code changes (development).")
 def serve(host: str | None, port: int | None, workers: int | None, reload: bool) -> None:
-    """Run the Notewell server (HTTP API, web UI and real-time socket)."""
+    """Run the Notewell server (HTTP API, web UI and real-time socket).
+
+    The database is reached and migrated before the server starts listening, so a bad
+    database URL or a failing migration is reported in one line.
+    """
     from hypercorn.config import Config
 
     from notewell.kernel.cli.context import settings
@@ -32,15 +37,26 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
     config.graceful_timeout = 10
     url = f"http://{host or current.host}:{port or current.port}"
     if config.workers > 1 or reload:
-        from hypercorn.run import run
-
-        config.application_path = "notewell.kernel.asgi:create_asgi_app()"
-        click.echo(f"Notewell {__version__} serving on {url} ({config.workers} workers)")
-        raise SystemExit(run(config))
-    _serve_in_process(config, url)
+        _serve_workers(config, url)
+    else:
+        _serve_in_process(config, url)
 
 
-def _serve_in_process(config: object, url: str) -> None:
+def _serve_workers(config: Any, url: str) -> None:
+    from hypercorn.run import run
+
+    from notewell.kernel.cli.context import run_async, settings, with_kernel
+
+    async def nothing(kernel: object) -> None:
+        return None
+
+    run_async(lambda: with_kernel(nothing, migrate=settings().migrate_on_start))
+    config.application_path = "notewell.kernel.asgi:create_asgi_app()"
+    click.echo(f"Notewell {__version__} serving on {url} ({config.workers} workers)")
+    raise SystemExit(run(config))
+
+
+def _serve_in_process(config: Any, url: str) -> None:
     from hypercorn.asyncio import serve as hypercorn_serve
 
     from notewell.kernel.app import create_app
@@ -49,6 +65,13 @@ def _serve_in_process(config: object, url: str) -> None:
     app = create_app(settings())
 
     async def main() -> None:
+        try:
+            await app.kernel.db.check_reachable()
+            if app.kernel.settings.migrate_on_start:
+                await app.kernel.migrator().upgrade()
+        except BaseException:
+            await app.kernel.db.dispose()
+            raise
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):

@@ -73,3 +73,13 @@ def test_scaffold_refuses_bad_names_and_existing_folders(tmp_path):
     assert "not a valid plugin name" in bad.stderr
     notewell("plugin", "new", "twice", "-d", str(tmp_path))
     assert "already exists" in notewell("plugin", "new", "twice", "-d", str(tmp_path)).stderr
+
+
+def test_serve_with_unreachable_database_is_one_line_and_exit_2(tmp_path):
+    result = notewell("serve", "--port", "1", env={
+        "NOTEWELL_DATA_DIR": str(tmp_path),
+        "NOTEWELL_DATABASE_URL": "postgresql+asyncpg://nobody@127.0.0.1:1/none",
+    })
+    assert result.returncode == 2
+    assert "NOTEWELL_DATABASE_URL" in result.stderr
+    assert "Traceback" not in result.stderr
