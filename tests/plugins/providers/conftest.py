@@ -1,0 +1,43 @@
+"""Fixtures for the providers plugin's tests: an app with only this plugin (and a
+header-trusting identity plugin), and fake upstreams."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from notewell.testing.actors import HeaderActors, as_actor
+
+from .servers import ollama_server, openai_server
+from .servers.base import ServerState, serve
+
+ADMIN = as_actor("root", "admin")
+USER = as_actor("alice", "user")
+
+
+@pytest.fixture
+def settings(settings: Any) -> Any:
+    """Only this plugin from the installed ones, so other features stay out of the way."""
+    return settings.model_copy(update={"plugins": ["providers"]})
+
+
+@pytest.fixture
+def plugins() -> list[Any]:
+    return [HeaderActors()]
+
+
+@pytest.fixture
+async def openai_upstream():
+    state = ServerState()
+    async with serve(openai_server.make_app(state)) as base_url:
+        state.base_url = base_url
+        yield state
+
+
+@pytest.fixture
+async def ollama_upstream():
+    state = ServerState()
+    async with serve(ollama_server.make_app(state)) as base_url:
+        state.base_url = base_url
+        yield state

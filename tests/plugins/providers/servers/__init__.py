@@ -1,0 +1,1 @@
+"""Small local servers that speak each upstream's wire protocol, for the adapter tests."""
