@@ -19,6 +19,7 @@ from notewell.kernel.events import Event, EventBus, create_bus
 from notewell.kernel.logs import configure_logging
 from notewell.kernel.migrate import Migrator
 from notewell.kernel.models import PluginState
+from notewell.kernel.pipelines.service import PipelineService
 from notewell.kernel.plugins import PluginHost, PluginRecord
 from notewell.kernel.policy import POLICY_ATTRIBUTE, PUBLIC, Policy, policy_of
 from notewell.kernel.settings import PluginSettings, Settings
@@ -36,6 +37,7 @@ class Kernel:
         self.plugins = plugins
         self.db = Database(settings.effective_database_url)
         self.bus: EventBus = create_bus(settings.redis_url)
+        self.pipelines = PipelineService(self)
         self.blueprint_owners: dict[str, str] = {}
         self.unpoliced_routes: list[str] = []
 
@@ -100,9 +102,11 @@ class Kernel:
         await self.load_plugin_states()
         await self.bus.start()
         self.bus.subscribe(self._on_plugin_state, PLUGIN_STATE_TOPIC)
+        await self.pipelines.start()
         await self.plugins.acall("on_startup", app=app)
 
     async def stop(self, app: NotewellApp) -> None:
+        await self.pipelines.stop()
         await self.plugins.acall("on_shutdown", app=app)
         await self.bus.stop()
         await self.db.dispose()

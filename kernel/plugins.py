@@ -43,6 +43,8 @@ DEFAULT_PLUGINS: tuple[str, ...] = (
     "notewell.kernel.defaults.permissions",
     "notewell.kernel.defaults.health",
     "notewell.kernel.defaults.frontend",
+    "notewell.kernel.defaults.core_steps",
+    "notewell.kernel.defaults.runs_api",
 )
 """The kernel's own plugins: the default error renderer, permissions and health routes."""
 

@@ -1,0 +1,390 @@
+"""The runner: one run of one pipeline, from its first ready step to its outputs.
+
+Steps form a DAG (``needs`` plus references, from ``refs.step_dependencies``); every
+step whose dependencies have ended is started at once, so independent steps run
+concurrently. For each step, in order:
+
+1. **skip?** A step whose dependency was skipped or failed (with
+   ``continue_on_error``) is skipped too, unless it has an ``if:``; an ``if:`` that
+   is false skips it.
+2. **render** its ``with:`` against the scope and **validate** the result with the
+   step's ``Inputs`` model (``expression_error`` / ``invalid_step_inputs``).
+3. **reuse**: when resuming, a step whose type and inputs equal those of a step that
+   succeeded in the earlier run takes that step's outputs instead of running.
+4. **execute** on its executor, each attempt under ``timeout:`` (``step_timeout``),
+   tried again per its retry policy (YAML ``retry:``, else the class's ``retry``).
+
+A failing step fails the run — its running siblings are cancelled — unless it has
+``continue_on_error``. A cancelled run cancels its running steps (each sees
+``ctx.cancelled``, then ``CancelledError``) and ends ``cancelled``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from pydantic import BaseModel, ValidationError
+
+from notewell.kernel.actor import Actor
+from notewell.kernel.db import utcnow
+from notewell.kernel.events import Event
+from notewell.kernel.pipelines import refs
+from notewell.kernel.pipelines.errors import InvalidPipeline, StepError, StepFailed, StepTimeout
+from notewell.kernel.pipelines.executors import StepJob, executor_for, queue_for
+from notewell.kernel.pipelines.records import RunRead, StepRunRead
+from notewell.kernel.pipelines.registry import StepRegistry, UnknownStep
+from notewell.kernel.pipelines.spec import PipelineSpec, RetrySpec
+from notewell.kernel.pipelines.state import StepRecorder, StepState, step_logger
+from notewell.kernel.pipelines.step import Step, StepCancelled, StepContext
+
+if TYPE_CHECKING:
+    from notewell.kernel.pipelines.service import PipelineService
+
+ONE_ATTEMPT = RetrySpec(attempts=1)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """A pipeline made ready to run: its step classes and its dependency graph."""
+
+    spec: PipelineSpec
+    classes: dict[str, type[Step]]
+    needs: dict[str, set[str]]
+    dependents: dict[str, list[str]]
+
+
+def build_plan(spec: PipelineSpec, registry: StepRegistry) -> Plan:
+    """Resolve step types and order; raise :class:`InvalidPipeline` listing every problem."""
+    problems: list[dict[str, str]] = []
+    classes: dict[str, type[Step]] = {}
+    for step in spec.steps:
+        try:
+            classes[step.uses] = registry.info(step.uses).cls
+        except UnknownStep:
+            problems.append(
+                {
+                    "code": "unknown_step",
+                    "step_id": step.id,
+                    "message": f"no enabled plugin provides the step {step.uses!r}",
+                }
+            )
+    needs = refs.step_dependencies(spec)
+    dependents: dict[str, list[str]] = {step.id: [] for step in spec.steps}
+    for step_id, required in needs.items():
+        for other in required:
+            dependents[other].append(step_id)
+    cyclic = _cyclic(needs, dependents)
+    if cyclic:
+        problems.append(
+            {
+                "code": "cycle",
+                "step_id": cyclic[0],
+                "message": f"steps depend on each other: {', '.join(cyclic)}",
+            }
+        )
+    if problems:
+        listed = "; ".join(p["message"] for p in problems)
+        raise InvalidPipeline(f"{spec.name} cannot run: {listed}.", errors=problems)
+    return Plan(spec, classes, needs, dependents)
+
+
+def _cyclic(needs: dict[str, set[str]], dependents: dict[str, list[str]]) -> list[str]:
+    """Steps on or behind a cycle (Kahn's algorithm leaves them over), in file order."""
+    waiting = {step_id: len(required) for step_id, required in needs.items()}
+    ready = [step_id for step_id, count in waiting.items() if count == 0]
+    while ready:
+        for other in dependents[ready.pop()]:
+            waiting[other] -= 1
+            if waiting[other] == 0:
+                ready.append(other)
+    return [step_id for step_id, count in waiting.items() if count > 0]
+
+
+class RunExecution:
+    """Executes one run; :meth:`execute` returns when the run's record is final."""
+
+    def __init__(
+        self,
+        service: PipelineService,
+        run: RunRead,
+        plan: Plan,
+        actor: Actor,
+        prior: Mapping[str, StepRunRead] | None = None,
+    ) -> None:
+        self.service = service
+        self.run = run
+        self.plan = plan
+        self.actor = actor
+        self.prior = dict(prior or {})
+        self.states = {step.id: StepState(step) for step in plan.spec.steps}
+        self.scope: dict[str, Any] = {"inputs": run.inputs, "steps": {}}
+        self.failure: StepFailed | None = None
+        self.stop_reason: dict[str, str] | None = None
+        self.recorder = StepRecorder(service.store, run.id, service.flush_interval)
+        self._done: asyncio.Queue[StepState] = asyncio.Queue()
+        self._clock = time.perf_counter()
+
+    # -- the run -----------------------------------------------------------------------
+
+    async def execute(self) -> RunRead:
+        """Run every step, render the outputs, write the final record, tell everyone."""
+        await self._publish("run.started", self._summary())
+        await self.service.notify("on_run_started", run=self.run)
+        await self._schedule()
+        values = self._outcome()
+        self.run = self.run.model_copy(update={**values, "steps": None})
+        await self.service.save_final(self.recorder, values)
+        await self._publish("run.finished", self._summary())
+        await self.service.notify("on_run_finished", run=self.run)
+        return self.run
+
+    async def _schedule(self) -> None:
+        waiting = {step_id: len(required) for step_id, required in self.plan.needs.items()}
+        ready = [self.states[step_id] for step_id, count in waiting.items() if count == 0]
+        running = 0
+        while True:
+            if self.stop_reason is None and self.failure is None:
+                for state in ready:
+                    state.task = asyncio.create_task(self._run_step(state))
+                    running += 1
+            ready = []
+            if running == 0:
+                return
+            state = await self._done.get()
+            running -= 1
+            if state.status == "failed" and not state.spec.continue_on_error:
+                self._fail_fast(state)
+            for other in self.plan.dependents[state.id]:
+                waiting[other] -= 1
+                if waiting[other] == 0:
+                    ready.append(self.states[other])
+
+    def _fail_fast(self, state: StepState) -> None:
+        if self.failure is None and self.stop_reason is None:
+            self.failure = state.failure
+            self._cancel_running()
+
+    def cancel(self, code: str = "run_cancelled", message: str = "the run was cancelled") -> None:
+        """Stop the run: no new steps; running steps are cancelled."""
+        if self.stop_reason is None and self.failure is None:
+            self.stop_reason = {"code": code, "message": message}
+        self._cancel_running()
+
+    def _cancel_running(self) -> None:
+        for state in self.states.values():
+            if state.status == "running" and state.task and not state.cancelled.is_set():
+                state.cancelled.set()
+                state.task.cancel()
+
+    def _outcome(self) -> dict[str, Any]:
+        values: dict[str, Any] = {
+            "finished_at": utcnow(),
+            "outputs": None,
+            "duration_ms": round((time.perf_counter() - self._clock) * 1e3, 3),
+        }
+        if self.stop_reason is not None:
+            cancelled = self.stop_reason["code"] == "run_cancelled"
+            return {
+                **values,
+                "status": "cancelled" if cancelled else "failed",
+                "error": dict(self.stop_reason),
+                "traceback": None,
+            }
+        if self.failure is not None:
+            return {
+                **values,
+                "status": "failed",
+                "error": self.failure.to_record(),
+                "traceback": self.failure.traceback,
+            }
+        try:
+            outputs = refs.render(self.plan.spec.outputs, self.scope)
+        except refs.ExpressionError as exc:
+            message = f"the pipeline's outputs could not be rendered: {exc}"
+            return {
+                **values,
+                "status": "failed",
+                "traceback": None,
+                "error": {"code": "expression_error", "message": message, "step_id": None},
+            }
+        return {
+            **values,
+            "status": "succeeded",
+            "outputs": outputs,
+            "error": None,
+            "traceback": None,
+        }
+
+    # -- one step ----------------------------------------------------------------------
+
+    async def _run_step(self, state: StepState) -> None:
+        try:
+            await self._step(state)
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if task is not None:
+                task.uncancel()
+            state.end("cancelled")
+        except StepFailed as failure:
+            state.failure = failure
+            state.end("failed", failure)
+        await self._finished(state)
+
+    async def _step(self, state: StepState) -> None:
+        spec = state.spec
+        if self._skipped(state):
+            state.end("skipped")
+            return
+        state.begin()
+        await self._publish("run.step_started", state.event(self.run.id))
+        cls = self.plan.classes[spec.uses]
+        inputs = self._inputs(state, cls)
+        state.inputs = inputs.model_dump(mode="json", by_alias=True)
+        prior = self.prior.get(spec.id)
+        if prior is not None and prior.uses == spec.uses and prior.inputs == state.inputs:
+            state.outputs = prior.outputs
+            state.end("reused")
+            return
+        state.executor = executor_for(spec, cls, self.service.heavy_executor)
+        state.outputs = await self._attempts(state, cls, inputs)
+        state.end("succeeded")
+
+    def _skipped(self, state: StepState) -> bool:
+        spec = state.spec
+        blocked = any(
+            self.states[dep].status in ("skipped", "failed", "cancelled")
+            for dep in self.plan.needs[spec.id]
+        )
+        if spec.if_ is None:
+            return blocked
+        try:
+            return not refs.evaluate_condition(spec.if_, self.scope)
+        except refs.ExpressionError as exc:
+            raise StepFailed(spec.id, spec.uses, exc, code="expression_error") from None
+
+    def _inputs(self, state: StepState, cls: type[Step]) -> BaseModel:
+        spec = state.spec
+        try:
+            rendered = refs.render(spec.with_, self.scope)
+        except refs.ExpressionError as exc:
+            raise StepFailed(spec.id, spec.uses, exc, code="expression_error") from None
+        state.inputs = rendered
+        try:
+            return cls.Inputs.model_validate(rendered)
+        except ValidationError as exc:
+            cause = StepError(_describe(exc, "inputs"), code="invalid_step_inputs")
+            raise StepFailed(spec.id, spec.uses, cause) from None
+
+    async def _attempts(
+        self, state: StepState, cls: type[Step], inputs: BaseModel
+    ) -> dict[str, Any]:
+        spec = state.spec
+        policy = spec.retry or cls.retry or ONE_ATTEMPT
+        executor = self.service.executor(state.executor or "inline")
+        logger = step_logger(spec.uses, state.capture)
+        while True:
+            state.attempts += 1
+            job = StepJob(
+                spec.uses,
+                cls,
+                inputs,
+                self.run.id,
+                spec.id,
+                state.attempts,
+                self.actor,
+                queue_for(spec, cls),
+                spec.timeout,
+            )
+            ctx = StepContext(
+                self.run.id,
+                spec.id,
+                self.actor,
+                state.attempts,
+                logger,
+                self._emitter(state),
+                state.cancelled,
+                self.service.kernel,
+            )
+            try:
+                async with asyncio.timeout(spec.timeout) as deadline:
+                    result = await executor.submit(job, ctx)
+            except TimeoutError as exc:
+                cause: BaseException = StepTimeout(spec.timeout or 0) if deadline.expired() else exc
+            except StepCancelled:
+                raise asyncio.CancelledError from None
+            except Exception as exc:  # the step boundary: any failure is the step's, wrapped once
+                cause = exc
+            else:
+                return self._outputs(state, cls, result)
+            if state.attempts >= policy.attempts or not getattr(cause, "retryable", True):
+                raise StepFailed(spec.id, spec.uses, cause)
+            delay = policy.delay(state.attempts)
+            logger.warning(
+                "attempt %d failed (%s); trying again in %gs", state.attempts, cause, delay
+            )
+            await asyncio.sleep(delay)
+
+    def _outputs(self, state: StepState, cls: type[Step], result: Any) -> dict[str, Any]:
+        try:
+            outputs = cls.Outputs.model_validate(result)
+        except ValidationError as exc:
+            cause = StepError(_describe(exc, "outputs"), code="invalid_step_outputs")
+            raise StepFailed(state.id, state.spec.uses, cause) from None
+        return outputs.model_dump(mode="json", by_alias=True)
+
+    def _emitter(self, state: StepState) -> Any:
+        async def emit(chunk: Any) -> None:
+            state.chunks += 1
+            data = {"run_id": self.run.id, "step_id": state.id, "seq": state.chunks, "chunk": chunk}
+            await self._publish("run.chunk", data)
+
+        return emit
+
+    async def _finished(self, state: StepState) -> None:
+        status = state.status
+        self.scope["steps"][state.id] = {"outputs": state.outputs or {}, "status": status}
+        self.recorder.add(state.row(self.run.id))
+        await self._publish("run.step_finished", state.event(self.run.id))
+        if self.service.has_hook("on_step_finished"):
+            await self.service.notify(
+                "on_step_finished", run=self.run, step=state.read(self.run.id)
+            )
+        self._done.put_nowait(state)
+
+    # -- views -------------------------------------------------------------------------
+
+    async def _publish(self, topic: str, data: dict[str, Any]) -> None:
+        await self.service.kernel.bus.publish(Event(topic, data, user_id=self.actor.id))
+
+    def _summary(self) -> dict[str, Any]:
+        run = self.run
+        return {
+            "run_id": run.id,
+            "pipeline": run.pipeline,
+            "version": run.version,
+            "status": run.status,
+            "error": run.error,
+            "resumed_from": run.resumed_from,
+            "duration_ms": run.duration_ms,
+            "steps": [step.id for step in self.plan.spec.steps],
+        }
+
+    def read(self) -> RunRead:
+        """The run as it stands now, from memory (what the API shows while it runs)."""
+        steps = [
+            state.read(self.run.id) for state in self.states.values() if state.status != "pending"
+        ]
+        return self.run.model_copy(update={"steps": steps})
+
+
+def _describe(exc: ValidationError, what: str) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ())) or what
+        parts.append(f"{where}: {error.get('msg', '')}")
+    more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+    return f"invalid {what}: " + "; ".join(parts) + more
