@@ -9,6 +9,7 @@ local provider), never on the event loop. Models load lazily, once per process.
 
 from __future__ import annotations
 
+import atexit
 import importlib.util
 import threading
 from collections.abc import Iterator
@@ -87,7 +88,16 @@ class LocalChat:
                     n_threads=self.threads or None,
                     verbose=False,
                 )
+                # free it while the interpreter still works (its __del__ fails at exit)
+                atexit.register(self.close)
             return self._llama
+
+    def close(self) -> None:
+        """Free the model (it loads again on next use)."""
+        with self._lock:
+            llama, self._llama = self._llama, None
+        if llama is not None:
+            llama.close()
 
     def stream(
         self,
