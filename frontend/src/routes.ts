@@ -2,6 +2,7 @@
 import type { Component } from 'svelte';
 import AuditPage from './pages/admin/AuditPage.svelte';
 import GroupsPage from './pages/admin/GroupsPage.svelte';
+import PipelinesPage from './pages/admin/PipelinesPage.svelte';
 import PluginsPage from './pages/admin/PluginsPage.svelte';
 import UsersPage from './pages/admin/UsersPage.svelte';
 import ChatPage from './pages/ChatPage.svelte';
@@ -26,6 +27,7 @@ export const routes: Route[] = [
   { pattern: '/admin/users', component: UsersPage, admin: true },
   { pattern: '/admin/groups', component: GroupsPage, admin: true },
   { pattern: '/admin/plugins', component: PluginsPage, admin: true },
+  { pattern: '/admin/pipelines', component: PipelinesPage, admin: true },
   { pattern: '/admin/audit', component: AuditPage, admin: true },
 ];
 

@@ -74,11 +74,27 @@ export interface PipelineStepInfo {
   stream?: boolean;
 }
 
+/** A validation problem in a pipeline file (admins see these). */
+export interface PipelineIssue {
+  code: string;
+  message: string;
+  hint?: string | null;
+  file?: string | null;
+  line?: number | null;
+  column?: number | null;
+}
+
 export interface PipelineInfo {
   name: string;
   version?: string;
   description?: string;
+  content_hash?: string | null;
   inputs?: Record<string, { type?: string; description?: string; default?: unknown }>;
+  runnable?: boolean;
+  /** Admins only. */
+  file?: string;
+  issues?: PipelineIssue[];
+  /** Not offered yet; the graph uses them when the API does. */
   steps?: PipelineStepInfo[];
   mermaid?: string;
   graph?: string;
@@ -100,11 +116,10 @@ export const runsApi = {
     toPage<Run>(await api<unknown>('/api/v1/runs', { query: { ...query } }), 'runs'),
   get: (runId: string) => api<Run>(`/api/v1/runs/${id(runId)}`),
   cancel: (runId: string) => api<Run>(`/api/v1/runs/${id(runId)}/cancel`, { method: 'POST' }),
-  resume: (runId: string, fromStep?: string) =>
-    api<Run>(`/api/v1/runs/${id(runId)}/resume`, {
-      method: 'POST',
-      body: fromStep ? { from_step: fromStep } : {},
-    }),
+  /** A new run that reuses what succeeded in this failed or cancelled one. */
+  resume: (runId: string) => api<Run>(`/api/v1/runs/${id(runId)}/resume`, { method: 'POST' }),
+  value: async (runId: string, valueId: string): Promise<unknown> =>
+    (await api<{ value: unknown }>(`/api/v1/runs/${id(runId)}/values/${id(valueId)}`)).value,
   start: (pipeline: string, inputs: Record<string, unknown>) =>
     api<Run>(`/api/v1/pipelines/${id(pipeline)}/runs`, { method: 'POST', body: { inputs } }),
 };

@@ -66,6 +66,11 @@ describe('live events', () => {
     expect(live.run.finished_at).toBeTruthy();
   });
 
+  it('learns the pipeline order from run.started', () => {
+    const live = applyEvent(start, ev('run.started', { steps: ['b', 'a'] }));
+    expect(live.order).toEqual(['b', 'a']);
+  });
+
   it('ignores events of other runs and unknown topics', () => {
     const other = { id: 'e', topic: 'run.started', data: { run_id: 'r2' } };
     expect(applyEvent(start, other)).toBe(start);
@@ -105,6 +110,12 @@ describe('graph', () => {
     expect(edgesFromMermaid('flowchart TD\n  a[Load] --> b\n  b -->|ok| c(Answer)\n')).toEqual([['a', 'b'], ['b', 'c']]);
     const graph = buildGraph({ name: 'p', mermaid: 'graph TD\na --> b' }, [step('a', null), step('b', null)]);
     expect(graph.nodes.find((n) => n.id === 'b')?.layer).toBe(1);
+  });
+
+  it('shows steps as a column in run order when nothing says how they depend', () => {
+    const graph = buildGraph(undefined, [step('a', 't1'), step('b', 't2')]);
+    expect(graph.nodes.map((n) => [n.id, n.layer])).toEqual([['a', 0], ['b', 1]]);
+    expect(graph.edges).toEqual([]);
   });
 
   it('survives a cycle without looping', () => {

@@ -57,7 +57,11 @@ export function executionCounts(ordered: StepRun[]): Map<StepRun, number> {
   const counts = new Map<StepRun, number>();
   let next = 1;
   for (const step of ordered) {
-    if (step.started_at || toneOf(step.status) !== 'idle') counts.set(step, next++);
+    const tone = toneOf(step.status);
+    // like Jupyter, only cells that ran get a number (a skipped step did not run)
+    if (step.started_at || tone === 'active' || tone === 'ok' || tone === 'bad') {
+      counts.set(step, next++);
+    }
   }
   return counts;
 }
@@ -97,6 +101,8 @@ export interface LiveRun {
   run: Run;
   /** Text streamed so far by each step, by step id. */
   streams: Record<string, string>;
+  /** The pipeline's steps in file order, when an event told us. */
+  order?: string[];
 }
 
 export interface BusEvent {
@@ -136,8 +142,10 @@ export function applyEvent(live: LiveRun, event: BusEvent): LiveRun {
   const now = new Date().toISOString();
   const { run } = live;
   switch (event.topic) {
-    case 'run.started':
-      return { ...live, run: { ...run, status: 'running', started_at: run.started_at ?? now } };
+    case 'run.started': {
+      const order = Array.isArray(data.steps) ? data.steps.map(String) : live.order;
+      return { ...live, order, run: { ...run, status: 'running', started_at: run.started_at ?? now } };
+    }
     case 'run.step_started':
       return {
         ...live,
@@ -238,8 +246,11 @@ export function buildGraph(pipeline: PipelineInfo | undefined, steps: StepRun[])
   };
   const nodes: GraphNode[] = [];
   const perLayer = new Map<number, number>();
+  const known = [...needs.values()].some((list) => list.length > 0);
+  let index = 0;
   for (const stepId of uses.keys()) {
-    const layer = depth(stepId);
+    // without any dependency information, show the steps as a column in run order
+    const layer = known ? depth(stepId) : index++;
     const column = perLayer.get(layer) ?? 0;
     perLayer.set(layer, column + 1);
     nodes.push({ id: stepId, uses: uses.get(stepId) ?? '', layer, column });
