@@ -103,6 +103,17 @@ class Usage:
             "total_tokens": self.total_tokens,
         }
 
+    def to_openai_chunk(self, *, id: str, model: str, created: int | None = None) -> dict[str, Any]:
+        """The usage chunk OpenAI sends last when ``stream_options.include_usage`` is set."""
+        return {
+            "id": id,
+            "object": "chat.completion.chunk",
+            "created": created or int(time.time()),
+            "model": model,
+            "choices": [],
+            "usage": self.to_dict(),
+        }
+
 
 @dataclass(slots=True)
 class ToolCallDelta:
@@ -133,23 +144,21 @@ class ChatDelta:
     usage: Usage | None = None
 
     def to_openai_chunk(self, *, id: str, model: str, created: int | None = None) -> dict[str, Any]:
-        """This delta as an OpenAI ``chat.completion.chunk`` object."""
+        """This delta as an OpenAI ``chat.completion.chunk`` (usage goes in a chunk of its
+        own: see :meth:`Usage.to_openai_chunk`)."""
         delta: dict[str, Any] = {}
         if self.content:
             delta["content"] = self.content
         if self.tool_calls:
             delta["tool_calls"] = [call.to_openai() for call in self.tool_calls]
         choices = [{"index": 0, "delta": delta, "finish_reason": self.finish_reason}]
-        chunk: dict[str, Any] = {
+        return {
             "id": id,
             "object": "chat.completion.chunk",
             "created": created or int(time.time()),
             "model": model,
             "choices": choices,
         }
-        if self.usage is not None:
-            chunk["usage"] = self.usage.to_dict()
-        return chunk
 
 
 @dataclass(slots=True)

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from notewell.plugins.providers.errors import ProviderError
+from notewell.plugins.providers.errors import ProviderError, UpstreamBadRequest
 from notewell.plugins.providers.interface import ChatDelta, Usage
 
 CHAT_MODEL_ID = "local/smollm2-135m-instruct"
@@ -112,16 +112,7 @@ class LocalChat:
         """
         llama = self.load()
         with self._lock:
-            chunks = llama.create_chat_completion(
-                messages=messages,
-                stream=True,
-                temperature=sampling.temperature,
-                top_p=sampling.top_p,
-                max_tokens=sampling.max_tokens,
-                seed=sampling.seed,
-                stop=list(sampling.stop) or None,
-                repeat_penalty=sampling.repeat_penalty,
-            )
+            chunks = self._chunks(llama, messages, sampling)
             generated, finish = 0, "stop"
             for chunk in chunks:
                 choice = chunk["choices"][0]
@@ -135,6 +126,31 @@ class LocalChat:
                     break
             usage = Usage(max(llama.n_tokens - generated, 0), generated)
         yield ChatDelta(finish_reason=finish, usage=usage)
+
+    def _chunks(
+        self, llama: Any, messages: list[dict[str, Any]], sampling: Sampling
+    ) -> Iterator[dict[str, Any]]:
+        chunks = llama.create_chat_completion(
+            messages=messages,
+            stream=True,
+            temperature=sampling.temperature,
+            top_p=sampling.top_p,
+            max_tokens=sampling.max_tokens,
+            seed=sampling.seed,
+            stop=list(sampling.stop) or None,
+            repeat_penalty=sampling.repeat_penalty,
+        )
+        try:
+            yield from chunks
+        except ValueError as exc:  # llama-cpp-python's way of saying "prompt too long"
+            if "context window" not in str(exc):
+                raise
+            raise UpstreamBadRequest(
+                f"The conversation is longer than the local model's context "
+                f"({self.context_length} tokens).",
+                code="prompt_too_long",
+                connection="local",
+            ) from None
 
 
 class OnnxEmbedder:

@@ -67,6 +67,19 @@ async def test_closing_the_local_stream_stops_generation(provider):
     assert (await provider.chat(question(max_tokens=8))).usage.completion_tokens > 0
 
 
+async def test_an_over_long_prompt_is_a_clear_400(provider):
+    from notewell.plugins.providers.errors import UpstreamBadRequest
+
+    long = ChatRequest(
+        model=local.CHAT_MODEL_ID,
+        messages=[Message(role="user", content="Paris is lovely. " * 2000)],
+    )
+    with pytest.raises(UpstreamBadRequest) as caught:
+        await provider.chat(long)
+    assert (caught.value.status, caught.value.code) == (400, "prompt_too_long")
+    assert (await provider.chat(question(max_tokens=4))).usage.completion_tokens > 0
+
+
 async def test_local_chat_refuses_tools(provider):
     with pytest.raises(ModelNotSupported):
         await provider.chat(question(tools=[TOOL]))
