@@ -54,6 +54,13 @@ class CatalogEntry:
     provider: str
     owned_by: str | None
 
+    # how permission plugins see it: resource type "model", resource id the model id
+    resource_type = "model"
+
+    @property
+    def resource_id(self) -> str:
+        return self.id
+
     def to_public(self) -> ModelRead:
         return ModelRead(
             id=self.id,

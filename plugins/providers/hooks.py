@@ -7,7 +7,6 @@ from typing import Any
 
 from quart import Blueprint
 
-from notewell.kernel.actor import Actor
 from notewell.kernel.hookspecs import hookimpl
 from notewell.plugins.providers import hookspecs, steps
 from notewell.plugins.providers.adapters.anthropic import AnthropicProvider
@@ -63,15 +62,6 @@ def register_routes() -> Blueprint:
 @hookimpl
 def register_steps() -> list[type[Any]]:
     return [steps.GenerateStep, steps.EmbedStep, steps.ChatStep]
-
-
-@hookimpl
-def permission_allowed(actor: Actor, action: str, resource: Any | None) -> bool | None:
-    # by default every signed-in actor may use every model; an access-control plugin
-    # that restricts models answers "model.use" first (tryfirst) with False
-    if action == "model.use" and actor.is_authenticated:
-        return True
-    return None
 
 
 @hookimpl

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from notewell.kernel.hookspecs import hookimpl
 from notewell.testing.actors import HeaderActors, as_actor
 
 from .servers import ollama_server, openai_server
@@ -22,9 +23,21 @@ def settings(settings: Any) -> Any:
     return settings.model_copy(update={"plugins": ["providers"]})
 
 
+class ModelUsers:
+    """Stands in for the auth plugin's default: approved users may use every model."""
+
+    __name__ = "test_model_users"
+
+    @hookimpl
+    def permission_allowed(self, actor: Any, action: str, resource: Any) -> bool | None:
+        if action == "model.use" and actor.roles & {"user", "admin"}:
+            return True
+        return None
+
+
 @pytest.fixture
 def plugins() -> list[Any]:
-    return [HeaderActors()]
+    return [HeaderActors(), ModelUsers()]
 
 
 @pytest.fixture
