@@ -24,7 +24,7 @@ from notewell.kernel.hookspecs import hookimpl
 from notewell.kernel.pipelines.errors import RemoteStepError, StepError
 from notewell.kernel.pipelines.spec import STEP_TYPE
 from notewell.kernel.pipelines.step import Step, StepContext
-from notewell.kernel.settings import PluginSettings
+from notewell.kernel.settings import NameList, PluginSettings
 
 
 class CoreSettings(PluginSettings):
@@ -32,7 +32,7 @@ class CoreSettings(PluginSettings):
 
     section = "core"
 
-    http_allowed_hosts: list[str] = Field(
+    http_allowed_hosts: NameList = Field(
         default_factory=list,
         description="Hosts core.http_request may call (comma separated; *.example.com "
         "allows sub-domains). Empty: none.",
@@ -69,11 +69,11 @@ class TemplateStep(Step):
     name = "core.template"
 
     class Inputs(BaseModel):
-        template: str = Field(max_length=1_000_000)
-        values: dict[str, Any] = Field(default_factory=dict)
+        template: str = Field(max_length=1_000_000, description="Text with {name} placeholders.")
+        values: dict[str, Any] = Field(default_factory=dict, description="Values by name.")
 
     class Outputs(BaseModel):
-        text: str
+        text: str = Field(description="The filled-in text.")
 
     async def run(self, inputs: Inputs, ctx: StepContext) -> Outputs:
         missing: list[str] = []
@@ -114,14 +114,16 @@ class MapStep(Step):
     name = "core.map"
 
     class Inputs(BaseModel):
-        step: str = Field(pattern=STEP_TYPE)
-        items: list[Any] = Field(max_length=10_000)
-        item_input: str = "item"
-        args: dict[str, Any] = Field(default_factory=dict)
-        concurrency: int = Field(4, ge=1, le=64)
+        step: str = Field(pattern=STEP_TYPE, description="The step to run, e.g. `core.template`.")
+        items: list[Any] = Field(max_length=10_000, description="One call per item.")
+        item_input: str = Field("item", description="The input of `step` that gets the item.")
+        args: dict[str, Any] = Field(
+            default_factory=dict, description="Inputs given to every call."
+        )
+        concurrency: int = Field(4, ge=1, le=64, description="Calls running at once, at most.")
 
     class Outputs(BaseModel):
-        results: list[dict[str, Any]]
+        results: list[dict[str, Any]] = Field(description="Each call's outputs, in item order.")
 
     async def run(self, inputs: Inputs, ctx: StepContext) -> Outputs:
         if ctx.kernel is None:
@@ -173,17 +175,19 @@ class HttpRequestStep(Step):
     name = "core.http_request"
 
     class Inputs(BaseModel):
-        url: str = Field(max_length=2048)
+        url: str = Field(max_length=2048, description="An http:// or https:// URL.")
         method: Literal["GET", "POST"] = "GET"
-        headers: dict[str, str] = Field(default_factory=dict)
-        body: Any = None
-        timeout: float | None = Field(None, gt=0, le=300)
+        headers: dict[str, str] = Field(default_factory=dict, description="Request headers.")
+        body: Any = Field(None, description="Sent as a JSON body when given.")
+        timeout: float | None = Field(
+            None, gt=0, le=300, description="Seconds, at most the `http_timeout` setting."
+        )
 
     class Outputs(BaseModel):
-        status: int
-        headers: dict[str, str]
-        text: str
-        data: Any = None
+        status: int = Field(description="The HTTP status code.")
+        headers: dict[str, str] = Field(description="Response headers.")
+        text: str = Field(description="The body as text.")
+        data: Any = Field(None, description="The body parsed, when it is JSON.")
 
     async def warm_up(self) -> None:
         self.ssl = await asyncio.to_thread(ssl.create_default_context)
@@ -337,10 +341,10 @@ class WaitStep(Step):
     name = "core.wait"
 
     class Inputs(BaseModel):
-        seconds: float = Field(ge=0, le=3600)
+        seconds: float = Field(ge=0, le=3600, description="How long to wait.")
 
     class Outputs(BaseModel):
-        waited: float
+        waited: float = Field(description="The seconds waited.")
 
     async def run(self, inputs: Inputs, ctx: StepContext) -> Outputs:
         await asyncio.sleep(inputs.seconds)
@@ -353,8 +357,10 @@ class FailStep(Step):
     name = "core.fail"
 
     class Inputs(BaseModel):
-        message: str = "failed on purpose"
-        code: str = Field("step_failed", pattern=r"^[a-z][a-z0-9_]{0,63}$")
+        message: str = Field("failed on purpose", description="The error message.")
+        code: str = Field(
+            "step_failed", pattern=r"^[a-z][a-z0-9_]{0,63}$", description="The error code."
+        )
 
     class Outputs(BaseModel):
         pass

@@ -18,6 +18,7 @@ from notewell.kernel.hookspecs import hookimpl
 from notewell.kernel.http import current_actor
 from notewell.kernel.pipelines.catalog import CatalogEntry
 from notewell.kernel.pipelines.records import RunRead
+from notewell.kernel.pipelines.refs import step_dependencies
 
 bp = Blueprint("runs", __name__, url_prefix="/api/v1")
 
@@ -45,6 +46,9 @@ def _run(run: RunRead) -> Json:
 
 def _pipeline(entry: CatalogEntry, is_admin: bool) -> Json:
     loaded = entry.loaded
+    issues = list(entry.issues)
+    if loaded is not None:
+        issues.extend(current_kernel().pipelines.issues(loaded))
     shown: Json = {
         "name": entry.name,
         "version": entry.version,
@@ -56,12 +60,30 @@ def _pipeline(entry: CatalogEntry, is_admin: bool) -> Json:
         }
         if loaded
         else {},
-        "runnable": loaded is not None,
+        "runnable": loaded is not None and not issues,
+        "steps": _steps(entry),
     }
     if is_admin:
         shown["file"] = str(entry.path)
-        shown["issues"] = [issue.to_dict() for issue in entry.issues]
+        shown["issues"] = [issue.to_dict() for issue in issues]
     return shown
+
+
+def _steps(entry: CatalogEntry) -> list[Json]:
+    if entry.loaded is None:
+        return []
+    spec = entry.loaded.spec
+    needs = step_dependencies(spec)
+    return [
+        {
+            "id": s.id,
+            "uses": s.uses,
+            "name": s.name,
+            "needs": sorted(needs[s.id]),
+            "stream": s.stream,
+        }
+        for s in spec.steps
+    ]
 
 
 @bp.get("/pipelines")
@@ -70,8 +92,8 @@ async def list_pipelines() -> Json:
     """The pipelines users can run (admins also see files that do not load, and why)."""
     actor = current_actor()
     entries = await current_kernel().pipelines.pipelines()
-    shown = [_pipeline(e, actor.is_admin) for e in entries if e.loaded or actor.is_admin]
-    return {"pipelines": shown}
+    shown = [_pipeline(entry, actor.is_admin) for entry in entries]
+    return {"pipelines": [p for p in shown if p["runnable"] or actor.is_admin]}
 
 
 @bp.post("/pipelines/<name>/runs")

@@ -42,6 +42,7 @@ from notewell.kernel.pipelines.executors import (
 )
 from notewell.kernel.pipelines.executors.worker import WorkerPool
 from notewell.kernel.pipelines.inputs import resolve_inputs
+from notewell.kernel.pipelines.issues import Issue
 from notewell.kernel.pipelines.loader import LoadedPipeline
 from notewell.kernel.pipelines.reaper import Reaper
 from notewell.kernel.pipelines.records import ACTIVE, RunRead, RunSummary, StepRunRead, blob_id_of
@@ -101,6 +102,7 @@ class PipelineService:
         self.reaper = Reaper(self.store)
         self.active: dict[str, RunHandle] = {}
         self._plans: dict[str, Plan] = {}
+        self._issues: dict[tuple[str, frozenset[str]], list[Issue]] = {}
         self._unsaved: list[tuple[StepRecorder, dict[str, Any]]] = []
         self._unsubscribe: Any = None
 
@@ -224,8 +226,16 @@ class PipelineService:
         except UnknownStep:
             return False
 
+    def issues(self, loaded: LoadedPipeline) -> list[Issue]:
+        """What ``validate`` finds in ``loaded`` against the enabled steps (cached)."""
+        key = (loaded.content_hash, frozenset(self.registry))
+        found = self._issues.get(key)
+        if found is None:
+            found = self._issues[key] = validate(loaded, self.registry)
+        return found
+
     def _validate(self, loaded: LoadedPipeline) -> None:
-        issues = validate(loaded, self.registry)
+        issues = self.issues(loaded)
         if issues:
             raise InvalidPipeline(
                 f"{loaded.path}: {issues[0]}"

@@ -185,6 +185,28 @@ class Big(Step):
         return self.Outputs(text="x" * inputs.size)
 
 
+class Gauge(Step):
+    """Counts how many of its calls overlap (``Gauge.peak``)."""
+
+    name = "test.gauge"
+    running = 0
+    peak = 0
+
+    class Inputs(BaseModel):
+        item: int
+
+    class Outputs(BaseModel):
+        item: int
+
+    async def run(self, inputs: Inputs, ctx: StepContext) -> Outputs:
+        Gauge.running += 1
+        Gauge.peak = max(Gauge.peak, Gauge.running)
+        for _ in range(5):
+            await asyncio.sleep(0)
+        Gauge.running -= 1
+        return self.Outputs(item=inputs.item)
+
+
 # -- heavy steps (worker pool) -------------------------------------------------------------
 
 
@@ -291,6 +313,7 @@ STEPS: list[type[Step]] = [
     Stream,
     BadOutputs,
     Big,
+    Gauge,
     Crunch,
     Spin,
     Patient,

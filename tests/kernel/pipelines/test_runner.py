@@ -7,9 +7,13 @@ import asyncio
 
 import pytest
 from conftest import ALICE, ROOT
-from stepkit import Add, Flaky, Sleeper, pipeline
+from stepkit import Add, Echo, Flaky, Sleeper, pipeline
 
+from notewell.kernel import hookimpl
+from notewell.kernel.app import create_app
+from notewell.kernel.errors import StartupError
 from notewell.kernel.events import Event
+from notewell.kernel.pipelines import Step
 from notewell.kernel.pipelines.errors import InvalidInputs, InvalidPipeline
 from notewell.kernel.pipelines.records import RunRead, StepRunRead
 
@@ -278,3 +282,63 @@ async def test_step_logs_are_kept_in_the_record(pipelines):
         actor=ALICE,
     )
     assert "INFO call 1 of logs (attempt 1)" in steps_by_id(run)["f"].logs
+
+
+# -- the registry ------------------------------------------------------------------------
+
+
+class Duplicate:
+    """A plugin that registers a step name the step kit already uses."""
+
+    __name__ = "duplicate"
+
+    @hookimpl
+    def register_steps(self):
+        class OtherEcho(Echo):
+            """Another echo."""
+
+        return [OtherEcho]
+
+
+class Broken:
+    """A plugin whose step class breaks the contract."""
+
+    __name__ = "broken_steps"
+
+    @hookimpl
+    def register_steps(self):
+        class NoRun(Step):
+            name = "broken.no_run"
+            Inputs = Echo.Inputs
+            Outputs = Echo.Outputs
+
+        return [NoRun]
+
+
+def test_two_plugins_with_one_step_name_stop_startup_naming_both(settings, kit):
+    with pytest.raises(StartupError) as caught:
+        create_app(settings, plugins=[kit, Duplicate()])
+    assert "'test.echo'" in str(caught.value)
+    assert "stepkit" in str(caught.value) and "duplicate" in str(caught.value)
+
+
+def test_a_step_class_that_breaks_the_contract_stops_startup(settings):
+    with pytest.raises(StartupError) as caught:
+        create_app(settings, plugins=[Broken()])
+    assert "broken_steps" in str(caught.value) and "async def run" in str(caught.value)
+
+
+async def test_a_disabled_plugins_steps_are_not_found(app, pipelines):
+    registry = pipelines.registry
+    assert registry.info("test.echo").plugin == "stepkit"
+    assert registry.info("test.crunch").heavy and registry.info("test.stream").streaming
+    app.kernel.plugins.set_enabled("stepkit", False)
+    try:
+        assert "test.echo" not in registry and "core.template" in registry
+        with pytest.raises(InvalidPipeline) as caught:
+            await pipelines.start_run(
+                pipeline({"id": "e", "uses": "test.echo", "with": {"text": "x"}}), actor=ALICE
+            )
+        assert caught.value.extra["errors"][0]["code"] == "unknown_step"
+    finally:
+        app.kernel.plugins.set_enabled("stepkit", True)
