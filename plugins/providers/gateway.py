@@ -314,6 +314,7 @@ def gateway_of(kernel: Any) -> ModelGateway:
         connections = ConnectionService(kernel, box, types)
         gateway = ModelGateway(kernel, settings, connections, static)
         connections.on_change = gateway.invalidate
+        connections.reserved = {provider.name for provider in static}
         _GATEWAYS[kernel] = gateway
     return gateway
 

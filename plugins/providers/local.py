@@ -55,6 +55,21 @@ def package_file(package: str, relative: Path | str) -> Path:
     )
 
 
+def available(model_id: str) -> bool:
+    """Whether the packages a local model needs are installed (nothing is imported)."""
+    try:
+        if model_id == CHAT_MODEL_ID:
+            package_file(GGUF_PACKAGE, GGUF_FILE)
+            needed = ["llama_cpp"]
+        else:
+            package_file(ONNX_PACKAGE, "model.onnx")
+            package_file(TOKENIZER_PACKAGE, TOKENIZER_FILE)
+            needed = ["onnxruntime", "tokenizers", "numpy"]
+    except LocalModelMissing:
+        return False
+    return all(importlib.util.find_spec(name) is not None for name in needed)
+
+
 @dataclass(frozen=True)
 class Sampling:
     """Generation parameters of the local chat model."""

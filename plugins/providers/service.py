@@ -32,6 +32,8 @@ class ConnectionService:
         self.types = types
         self.on_change: Callable[[], None] | None = None
         """Called in this process at once (other processes hear the bus event)."""
+        self.reserved: set[str] = set()
+        """Names taken by providers that need no connection (``local``)."""
 
     async def list(self) -> list[Connection]:
         """Every connection, by name."""
@@ -49,6 +51,7 @@ class ConnectionService:
     async def create(self, data: ConnectionCreate, actor: Actor) -> Connection:
         """Store a new connection (key encrypted) and announce it."""
         cls = self._type(data.type)
+        self._check_name(data.name)
         key = data.api_key.get_secret_value() if data.api_key else ""
         if cls.requires_api_key and not key:
             raise Unprocessable(
@@ -74,6 +77,8 @@ class ConnectionService:
             row = await session.get(Connection, connection_id)
             if row is None:
                 raise NotFound(f"No connection {connection_id!r}.", code="connection_not_found")
+            if data.name is not None:
+                self._check_name(data.name)
             for field in data.model_fields_set - {"api_key"}:
                 value = getattr(data, field)
                 if value is not None:
@@ -110,6 +115,16 @@ class ConnectionService:
             connect_timeout_s=settings.connect_timeout_s,
             read_timeout_s=settings.read_timeout_s,
         )
+
+    def _check_name(self, name: str) -> None:
+        if name in self.reserved:
+            raise Conflict(
+                f"The name {name!r} is taken by a built-in provider.", code="connection_name_taken"
+            )
+
+    def type_of(self, row: Connection) -> type[Any]:
+        """The provider class of a connection; Unprocessable if that type is not installed."""
+        return self._type(row.type)
 
     def _type(self, name: str) -> type[Any]:
         cls = self.types.get(name)

@@ -17,9 +17,12 @@ from notewell.plugins.providers.adapters.http import HttpProvider
 from notewell.plugins.providers.interface import (
     ChatDelta,
     ChatRequest,
+    ChatResult,
     Message,
     ModelInfo,
+    ToolCall,
     ToolCallDelta,
+    ToolCallFunction,
     Usage,
 )
 
@@ -70,6 +73,31 @@ class AnthropicProvider(HttpProvider):
                 break
             params = {"limit": 100, "after_id": payload["last_id"]}
         return models
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        payload = await self.request_json("POST", "/v1/messages", json=body(request, stream=False))
+        blocks = payload.get("content") if isinstance(payload, dict) else None
+        if not isinstance(blocks, list):
+            raise self.malformed("the message has no content blocks")
+        text = "".join(b.get("text", "") for b in blocks if b.get("type") == "text")
+        calls = [
+            ToolCall(
+                id=b.get("id") or f"call_{i}",
+                function=ToolCallFunction(
+                    name=b.get("name", ""), arguments=json.dumps(b.get("input") or {})
+                ),
+            )
+            for i, b in enumerate(blocks)
+            if b.get("type") == "tool_use"
+        ]
+        usage = payload.get("usage") or {}
+        return ChatResult(
+            model=payload.get("model") or request.model,
+            content=text,
+            tool_calls=calls,
+            finish_reason=STOP_REASONS.get(payload.get("stop_reason") or "", "stop"),
+            usage=Usage(int(usage.get("input_tokens") or 0), int(usage.get("output_tokens") or 0)),
+        )
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         state = _StreamState()
@@ -136,14 +164,14 @@ class _StreamState:
         return None  # thinking and signature deltas are not passed on
 
 
-def body(request: ChatRequest) -> dict[str, Any]:
-    """The JSON body of a streamed ``/v1/messages`` request."""
+def body(request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
+    """The JSON body of a ``/v1/messages`` request."""
     system = "\n\n".join(m.text() for m in request.messages if m.role == "system")
     data: dict[str, Any] = {
         "model": request.model,
         "max_tokens": request.max_tokens or DEFAULT_MAX_TOKENS,
         "messages": messages([m for m in request.messages if m.role != "system"]),
-        "stream": True,
+        "stream": stream,
     }
     if system:
         data["system"] = system

@@ -15,8 +15,10 @@ from typing import Any
 from notewell.plugins.providers.adapters.http import HttpProvider
 from notewell.plugins.providers.interface import (
     Capability,
+    ChatAccumulator,
     ChatDelta,
     ChatRequest,
+    ChatResult,
     EmbeddingResult,
     Message,
     ModelInfo,
@@ -70,6 +72,23 @@ class GeminiProvider(HttpProvider):
                 break
             params = {"pageSize": 1000, "pageToken": payload["nextPageToken"]}
         return models
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        path = f"/models/{request.model}:generateContent"
+        payload = await self.request_json("POST", path, json=body(request))
+        if not isinstance(payload, dict) or not payload.get("candidates"):
+            raise self.malformed("the answer has no candidates")
+        acc = ChatAccumulator(request.model)
+        delta, finish = self._delta(payload, 0)
+        acc.add(delta)
+        calls = bool(delta.tool_calls)
+        acc.add(
+            ChatDelta(
+                finish_reason="tool_calls" if calls else finish or "stop",
+                usage=_usage(payload.get("usageMetadata")),
+            )
+        )
+        return acc.result()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         path = f"/models/{request.model}:streamGenerateContent"

@@ -41,22 +41,29 @@ class LocalProvider(Provider):
         self.settings = settings
 
     async def list_models(self) -> list[ModelInfo]:
-        return [
-            ModelInfo(
-                id=local.CHAT_MODEL_ID,
-                name="SmolLM2 135M Instruct (local)",
-                capabilities=("chat",),
-                context_length=self.settings.local_context_length,
-                owned_by="local",
-            ),
-            ModelInfo(
-                id=local.EMBED_MODEL_ID,
-                name="all-MiniLM-L6-v2 (local)",
-                capabilities=("embeddings",),
-                context_length=local.EMBED_MAX_TOKENS,
-                owned_by="local",
-            ),
-        ]
+        """The local models whose packages are installed (checked without loading them)."""
+        models = []
+        if local.available(local.CHAT_MODEL_ID):
+            models.append(
+                ModelInfo(
+                    id=local.CHAT_MODEL_ID,
+                    name="SmolLM2 135M Instruct (local)",
+                    capabilities=("chat",),
+                    context_length=self.settings.local_context_length,
+                    owned_by="local",
+                )
+            )
+        if local.available(local.EMBED_MODEL_ID):
+            models.append(
+                ModelInfo(
+                    id=local.EMBED_MODEL_ID,
+                    name="all-MiniLM-L6-v2 (local)",
+                    capabilities=("embeddings",),
+                    context_length=local.EMBED_MAX_TOKENS,
+                    owned_by="local",
+                )
+            )
+        return models
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         if request.model != local.CHAT_MODEL_ID:

@@ -13,8 +13,10 @@ from typing import Any
 from notewell.plugins.providers.adapters.http import HttpProvider
 from notewell.plugins.providers.interface import (
     Capability,
+    ChatAccumulator,
     ChatDelta,
     ChatRequest,
+    ChatResult,
     EmbeddingResult,
     Message,
     ModelInfo,
@@ -50,6 +52,25 @@ class OllamaProvider(HttpProvider):
         if not isinstance(rows, list):
             raise self.malformed("the model list has no `models` array")
         return [model_info(row) for row in rows if isinstance(row, dict) and row.get("name")]
+
+    async def chat(self, request: ChatRequest) -> ChatResult:
+        payload = await self.request_json("POST", "/api/chat", json=body(request, stream=False))
+        if not isinstance(payload, dict) or not payload.get("done"):
+            raise self.malformed("the answer is not a finished chat response")
+        acc = ChatAccumulator(payload.get("model") or request.model)
+        delta = self._delta(payload.get("message") or {}, 0)
+        acc.add(delta)
+        acc.add(
+            ChatDelta(
+                finish_reason="tool_calls"
+                if delta.tool_calls
+                else payload.get("done_reason") or "stop",
+                usage=Usage(
+                    int(payload.get("prompt_eval_count") or 0), int(payload.get("eval_count") or 0)
+                ),
+            )
+        )
+        return acc.result()
 
     async def stream(self, request: ChatRequest) -> AsyncIterator[ChatDelta]:
         calls = 0
@@ -102,12 +123,12 @@ class OllamaProvider(HttpProvider):
         return EmbeddingResult(model, [list(map(float, v)) for v in vectors], usage)
 
 
-def body(request: ChatRequest) -> dict[str, Any]:
-    """The JSON body of an ``/api/chat`` request (always streamed)."""
+def body(request: ChatRequest, *, stream: bool = True) -> dict[str, Any]:
+    """The JSON body of an ``/api/chat`` request."""
     data: dict[str, Any] = {
         "model": request.model,
         "messages": [message(m) for m in request.messages],
-        "stream": True,
+        "stream": stream,
     }
     if request.tools:
         data["tools"] = request.tools

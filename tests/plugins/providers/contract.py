@@ -88,6 +88,7 @@ class ProviderContract:
 
     async def test_tool_calls_pass_through(self, provider, upstream):
         result = await provider.chat(ask(self.chat_model, "Weather in Paris?", tools=[TOOL]))
+        assert upstream.requests[-1].get("stream") in (None, False)
         assert result.finish_reason == "tool_calls"
         [call] = result.tool_calls
         assert call.function.name == "get_weather"
@@ -152,6 +153,11 @@ class ProviderContract:
             await collect(stream)
         assert caught.value.code == "upstream_malformed"
         assert self.expected_text.startswith(caught.value.partial)
+
+    async def test_a_garbage_body_is_reported_as_malformed(self, provider):
+        with pytest.raises(StreamBroken) as caught:
+            await provider.chat(ask("garbage-model"))
+        assert caught.value.code == "upstream_malformed"
 
     async def test_closing_the_stream_closes_the_upstream_response(self, provider, upstream):
         stream = ChatStream(provider.stream(ask("slow-model")), "slow-model")

@@ -84,6 +84,12 @@ async def test_names_are_unique(client):
     assert (await response.get_json())["code"] == "connection_name_taken"
 
 
+async def test_the_local_providers_name_is_taken(client):
+    response = await client.post("/api/v1/connections", json=body(name="local"), headers=ADMIN)
+    assert response.status_code == 409
+    assert (await response.get_json())["code"] == "connection_name_taken"
+
+
 async def test_bad_connections_are_refused_with_a_reason(client):
     cases = [
         (body(type="nope"), "unknown_provider_type"),

@@ -156,3 +156,8 @@ class TestLangChainProvider(ProviderContract):
         with pytest.raises(StreamBroken) as caught:
             await collect(stream)
         assert caught.value.partial == "Hello"
+
+    async def test_a_garbage_body_is_reported_as_malformed(self, provider):
+        # see above: LangChain itself fails on the non-chunk, mid-answer
+        with pytest.raises(StreamBroken):
+            await provider.chat(ask("garbage-model"))

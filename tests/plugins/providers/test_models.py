@@ -214,3 +214,19 @@ async def test_check_asks_the_upstream_now(client, openai_upstream):
     checked = await response.get_json()
     assert checked["ok"] is False
     assert checked["error"]["code"] == "upstream_unauthorized"
+
+
+async def test_a_local_model_whose_package_is_missing_is_not_offered(client, monkeypatch):
+    from notewell.plugins.providers import local
+
+    monkeypatch.setattr(local, "GGUF_PACKAGE", "no_such_model_package")
+    listed = {m["id"] for m in (await models(client))["data"]}
+    assert LOCAL_CHAT not in listed
+    assert LOCAL_EMBED in listed
+
+
+async def test_local_models_can_be_switched_off(make_app, monkeypatch):
+    monkeypatch.setenv("NOTEWELL_PROVIDERS__LOCAL_MODELS", "false")
+    async with make_app() as app:
+        listed = await models(app.test_client())
+    assert listed["data"] == []

@@ -83,6 +83,10 @@ def make_app(state: ServerState) -> web.Application:
             return error(429, "rate_limit_error", "Number of requests has exceeded your rate limit")
         if model not in CHAT_MODELS:
             return error(404, "not_found_error", f"model: {model}")
+        if not body.get("stream"):
+            if model == "garbage-model":
+                return web.Response(text="<html>oops</html>", content_type="text/html")
+            return json_response(message(body))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         for i, (event, data) in enumerate(events(body)):
@@ -110,6 +114,33 @@ def _prompt(body: dict[str, Any]) -> int:
             [content] if isinstance(content, str) else [block.get("text", "") for block in content]
         )
     return prompt_tokens(texts)
+
+
+def message(body: dict[str, Any]) -> dict[str, Any]:
+    """The non-streamed Message object."""
+    if body.get("tools"):
+        content = [
+            {
+                "type": "tool_use",
+                "id": "toolu_1",
+                "name": body["tools"][0]["name"],
+                "input": json.loads("".join(TOOL_ARGUMENTS)),
+            }
+        ]
+        reason = "tool_use"
+    else:
+        content = [{"type": "text", "text": "".join(PIECES)}]
+        reason = "end_turn"
+    return {
+        "id": "msg_1",
+        "type": "message",
+        "role": "assistant",
+        "model": body["model"],
+        "content": content,
+        "stop_reason": reason,
+        "stop_sequence": None,
+        "usage": {"input_tokens": _prompt(body), "output_tokens": len(PIECES)},
+    }
 
 
 def events(body: dict[str, Any]) -> list[tuple[str, dict[str, Any]]]:

@@ -88,7 +88,9 @@ def make_app(state: ServerState) -> web.Application:
             return error(404, f"models/{model} is not found for API version v1beta")
         chunks = responses(body, model)
         if method == "generateContent":
-            return json_response(chunks[-1])
+            if model == "garbage-model":
+                return web.Response(text="<html>oops</html>", content_type="text/html")
+            return json_response(whole(chunks))
         response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
         await response.prepare(request)
         for i, chunk in enumerate(chunks):
@@ -110,6 +112,16 @@ def make_app(state: ServerState) -> web.Application:
     app.router.add_get("/v1beta/models", models)
     app.router.add_post("/v1beta/models/{call}", generate)
     return app
+
+
+def whole(chunks: list[dict[str, Any]]) -> dict[str, Any]:
+    """The non-streamed answer: the chunks' parts in one candidate (texts joined)."""
+    last = chunks[-1]
+    parts = [p for c in chunks for p in c["candidates"][0]["content"]["parts"]]
+    text = "".join(p["text"] for p in parts if "text" in p)
+    merged = [{"text": text}] if text else [p for p in parts if "text" not in p]
+    candidate = {**last["candidates"][0], "content": {"role": "model", "parts": merged}}
+    return {**last, "candidates": [candidate]}
 
 
 def responses(body: dict[str, Any], model: str) -> list[dict[str, Any]]:

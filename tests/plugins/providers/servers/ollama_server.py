@@ -70,7 +70,9 @@ def make_app(state: ServerState) -> web.Application:
             return json_response({"error": f"model '{model}' not found"}, 404)
         lines = script(body)
         if not body.get("stream", True):
-            return json_response(lines[-1])
+            if model == "garbage-model":
+                return web.Response(text="<html>oops</html>", content_type="text/html")
+            return json_response(whole(lines))
         response = web.StreamResponse(headers={"Content-Type": "application/x-ndjson"})
         await response.prepare(request)
         for i, line in enumerate(lines):
@@ -103,6 +105,18 @@ def make_app(state: ServerState) -> web.Application:
     app.router.add_post("/api/chat", chat)
     app.router.add_post("/api/embed", embed)
     return app
+
+
+def whole(lines: list[dict[str, Any]]) -> dict[str, Any]:
+    """The non-streamed answer: one object with the whole message and the counts."""
+    message = {
+        "role": "assistant",
+        "content": "".join(line["message"]["content"] for line in lines),
+    }
+    calls = [c for line in lines for c in line["message"].get("tool_calls", [])]
+    if calls:
+        message["tool_calls"] = calls
+    return {**lines[-1], "message": message}
 
 
 def script(body: dict[str, Any]) -> list[dict[str, Any]]:
