@@ -121,7 +121,7 @@ def test_api_key_is_shown_once_and_works(server, page, snap):
     expect(page.get_by_test_id("new-api-key")).to_have_count(0)
 
 
-def test_phone_width_hides_the_sidebar_behind_a_menu(server, new_page):
+def test_phone_width_hides_the_sidebar_behind_a_menu(server, new_page, snap):
     server.ensure_admin()
     phone = new_page(width=390, height=844)
     sign_in(phone, server.url + "/runs", "admin@example.org")
@@ -129,6 +129,7 @@ def test_phone_width_hides_the_sidebar_behind_a_menu(server, new_page):
     expect(sidebar_link).not_to_be_in_viewport()
     phone.get_by_role("button", name="Open navigation").click()
     expect(sidebar_link).to_be_in_viewport()
+    snap(phone, "phone-menu")
     sidebar_link.click()
     expect(phone.get_by_role("heading", name="Settings")).to_be_visible()
     expect(sidebar_link).not_to_be_in_viewport()

@@ -91,3 +91,21 @@ def test_admin_sees_the_installed_pipelines(server, admin_api, page, snap):
     sign_in(page, server.url + "/admin/pipelines", "admin@example.org")
     expect(page.locator("li[data-pipeline='example-hello']")).to_contain_text("Greets someone")
     snap(page, "admin-pipelines")
+
+
+def test_cancel_then_resume_from_the_run_view(server, admin_api, page):
+    response = admin_api.post(
+        "/api/v1/pipelines/example-brief/runs", json={"inputs": {"topic": "slow", "pause": 30}}
+    )
+    assert response.status_code == 202, response.text
+    run_id = response.json()["id"]
+    sign_in(page, f"{server.url}/runs/{run_id}", "admin@example.org")
+    expect(page.locator("article[data-step='pause']")).to_have_attribute("data-status", "running")
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator("article[data-step='pause']")).to_have_attribute("data-status", "cancelled")
+    expect(page.get_by_role("heading", name="example-brief")).to_contain_text("Cancelled")
+    page.get_by_role("button", name="Resume").click()
+    expect(page).not_to_have_url(f"{server.url}/runs/{run_id}")
+    resumed = page.url.rsplit("/", 1)[-1]
+    expect(page.locator("article[data-step='pause']")).to_have_attribute("data-status", "running")
+    admin_api.post(f"/api/v1/runs/{resumed}/cancel")

@@ -5,6 +5,7 @@
  * `<script>` gets its words displayed, not run), and the whole result goes through
  * DOMPurify, so nothing that slips past the renderer can carry script either.
  */
+import 'katex/dist/katex.min.css';
 import DOMPurify from 'dompurify';
 import { Marked, type Tokens } from 'marked';
 import markedKatex from 'marked-katex-extension';
