@@ -75,7 +75,7 @@ def test_a_run_started_in_the_browser_updates_live(server, admin_api, page):
     page.get_by_role("button", name="Start a run").click()
     dialog = page.get_by_role("dialog", name="Start a run")
     dialog.get_by_label("Pipeline").select_option("example-brief")
-    inputs = {"topic": "live", "points": ["one"], "pause": 1.5, "require_points": False}
+    inputs = {"topic": "live", "points": ["one"], "pause": 4, "require_points": False}
     dialog.get_by_label("Inputs (JSON)").fill(json.dumps(inputs))
     dialog.get_by_role("button", name="Run").click()
     expect(page.get_by_role("heading", name="example-brief")).to_be_visible()
