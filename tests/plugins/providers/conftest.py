@@ -41,6 +41,17 @@ def plugins() -> list[Any]:
 
 
 @pytest.fixture
+def local_models() -> None:
+    """The embedded local models' packages: skip locally without them, fail under CI."""
+    from notewell.plugins.providers import local
+    from notewell.testing import service_unavailable
+
+    for model in (local.CHAT_MODEL_ID, local.EMBED_MODEL_ID):
+        if not local.available(model):
+            service_unavailable(model, RuntimeError("see requirements/local-models.txt"))
+
+
+@pytest.fixture
 async def openai_upstream():
     state = ServerState()
     async with serve(openai_server.make_app(state)) as base_url:

@@ -15,7 +15,7 @@ from notewell.plugins.providers.settings import ProvidersSettings
 
 from .contract import TOOL
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_models")]
 
 QUESTION = "What is the capital of France?"
 

@@ -18,7 +18,7 @@ from notewell.plugins.providers.steps import EmbedStep, GenerateStep
 from .conftest import ADMIN
 from .servers.base import API_KEY, PIECES
 
-pytestmark = pytest.mark.slow
+pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_models")]
 
 ALICE = Actor(id="alice", kind="user", name="alice", roles=frozenset({"user"}))
 MESSAGES = [{"role": "user", "content": "What is the capital of France?"}]
