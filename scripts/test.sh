@@ -22,6 +22,11 @@ fi
 
 scripts/setup.sh --dev
 
+echo "==> frontend checks (svelte-check, vitest)"
+(cd frontend && npx --no-install svelte-check --tsconfig ./tsconfig.json --fail-on-warnings \
+  && npx --no-install vitest run)
+
+echo "==> pytest"
 set +e
 .venv/bin/python -m pytest "$@"
 status=$?
