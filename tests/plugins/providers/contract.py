@@ -1,10 +1,12 @@
-"""``ProviderContract``: the behaviour every provider adapter must show (STYLE §8).
+"""The behaviour every provider adapter must show (STYLE §8).
 
-A test class for an adapter subclasses it and provides the fixtures
+``ProviderContract`` holds for every provider, the embedded local one included;
+``WireContract`` adds what a provider behind a network protocol must also do. A test
+class for an adapter subclasses one of them and provides the fixtures
 
 - ``provider``: the adapter connected to its fake upstream with a good key;
-- ``bad_key_provider``: the same with a key the upstream refuses;
-- ``upstream``: the fake upstream's :class:`ServerState` (what it saw).
+- ``bad_key_provider``: the same with a key the upstream refuses (``WireContract``);
+- ``upstream``: the fake upstream's :class:`ServerState` (what it saw; ``WireContract``).
 
 The fake upstreams follow the script in ``servers/base.py`` (behaviour chosen by model
 name), so every adapter is held to the same expectations.
@@ -55,13 +57,31 @@ async def collect(stream: ChatStream) -> list:
 
 
 class ProviderContract:
-    """Mixin of behaviour tests; see the module docstring for the fixtures it needs."""
+    """What every provider shows (remote or local): its models with capabilities, a
+    whole answer with usage, a stream of deltas with finish reason and usage last, and
+    embeddings in order. Needs the ``provider`` fixture."""
 
     chat_model = "chat-model"
     embed_model = "embed-model"
     listed_chat_model = "chat-model"
     expected_text = "".join(PIECES)
     has_embeddings = True
+    question = "Say hello"
+    system_prompt: str | None = "Be brief."
+    request_options: dict = {}
+
+    def request(self, **kwargs: object) -> ChatRequest:
+        """The question of the core tests, for ``chat_model``."""
+        messages = [Message(role="user", content=self.question)]
+        if self.system_prompt:
+            messages.insert(0, Message(role="system", content=self.system_prompt))
+        return ChatRequest(
+            model=self.chat_model, messages=messages, **{**self.request_options, **kwargs}
+        )
+
+    def check_answer(self, text: str) -> None:
+        """The answer is the expected one (a real model's test checks its meaning)."""
+        assert text == self.expected_text
 
     async def test_lists_models_with_capabilities(self, provider):
         models = {model.id: model for model in await provider.list_models()}
@@ -70,21 +90,38 @@ class ProviderContract:
         assert bool(embedders) == self.has_embeddings
 
     async def test_chat_returns_the_whole_answer_with_usage(self, provider):
-        result = await provider.chat(ask(self.chat_model))
-        assert result.content == self.expected_text
+        result = await provider.chat(self.request())
+        self.check_answer(result.content)
         assert result.finish_reason == "stop"
         assert result.usage.prompt_tokens > 0
         assert result.usage.completion_tokens > 0
 
     async def test_stream_yields_pieces_in_order_then_finish_and_usage(self, provider):
-        stream = ChatStream(provider.stream(ask(self.chat_model)), self.chat_model)
+        stream = ChatStream(provider.stream(self.request()), self.chat_model)
         deltas = await collect(stream)
         texts = [delta.content for delta in deltas if delta.content]
         assert len(texts) > 1
-        assert "".join(texts) == self.expected_text
+        self.check_answer("".join(texts))
         assert deltas[-1].finish_reason == "stop"
         assert deltas[-1].usage is not None and deltas[-1].usage.completion_tokens > 0
         assert all(delta.usage is None for delta in deltas[:-1])
+
+    async def test_embeddings_keep_the_order_of_the_texts(self, provider):
+        if not self.has_embeddings:
+            pytest.skip("this provider offers no embeddings")
+        result = await provider.embed(self.embed_model, ["first text", "second text"])
+        assert len(result.vectors) == 2
+        assert result.vectors[0] != result.vectors[1]
+        again = await provider.embed(self.embed_model, ["second text"])
+        assert again.vectors[0] == result.vectors[1]
+
+
+class WireContract(ProviderContract):
+    """What every provider behind a network protocol shows besides: tools passed
+    through, upstream errors typed (bodies, refused keys, 429 with Retry-After), broken
+    and garbage streams keeping the partial text, and closing that reaches the upstream.
+    Needs ``provider``, ``bad_key_provider`` and ``upstream`` (see the module docstring).
+    """
 
     async def test_tool_calls_pass_through(self, provider, upstream):
         result = await provider.chat(ask(self.chat_model, "Weather in Paris?", tools=[TOOL]))
@@ -104,15 +141,6 @@ class ProviderContract:
         assert call.function.name == "get_weather"
         assert json.loads(call.function.arguments) == {"city": "Paris"}
         assert deltas[-1].finish_reason == "tool_calls"
-
-    async def test_embeddings_keep_the_order_of_the_texts(self, provider):
-        if not self.has_embeddings:
-            pytest.skip("this provider offers no embeddings")
-        result = await provider.embed(self.embed_model, ["first text", "second text"])
-        assert len(result.vectors) == 2
-        assert result.vectors[0] != result.vectors[1]
-        again = await provider.embed(self.embed_model, ["second text"])
-        assert again.vectors[0] == result.vectors[1]
 
     async def test_upstream_error_body_becomes_a_provider_error(self, provider):
         with pytest.raises(ProviderError) as caught:

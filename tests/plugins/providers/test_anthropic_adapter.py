@@ -14,7 +14,7 @@ from notewell.plugins.providers.interface import (
     ToolCallFunction,
 )
 
-from .contract import TOOL, ProviderContract
+from .contract import TOOL, WireContract
 from .servers import anthropic_server
 from .servers.base import API_KEY, ServerState, serve
 
@@ -49,7 +49,7 @@ async def bad_key_provider(upstream):
     await provider.aclose()
 
 
-class TestAnthropicProvider(ProviderContract):
+class TestAnthropicProvider(WireContract):
     has_embeddings = False
 
     def assert_upstream_saw_tool(self, upstream):

@@ -7,7 +7,7 @@ import pytest
 from notewell.plugins.providers.adapters.gemini import GeminiProvider
 from notewell.plugins.providers.interface import ConnectionConfig
 
-from .contract import ProviderContract, ask
+from .contract import WireContract, ask
 from .servers import gemini_server
 from .servers.base import API_KEY, ServerState, serve
 
@@ -42,7 +42,7 @@ async def bad_key_provider(upstream):
     await provider.aclose()
 
 
-class TestGeminiProvider(ProviderContract):
+class TestGeminiProvider(WireContract):
     def assert_upstream_saw_tool(self, upstream):
         sent = upstream.requests[-1]
         declaration = sent["tools"][0]["functionDeclarations"][0]

@@ -24,7 +24,7 @@ from langchain_core.outputs import ChatGenerationChunk
 from notewell.plugins.providers.adapters.langchain import LangChainProvider
 from notewell.plugins.providers.errors import StreamBroken
 
-from .contract import ChatStream, ProviderContract, ask, collect
+from .contract import ChatStream, WireContract, ask, collect
 from .servers.base import PIECES, RETRY_AFTER, TOOL_ARGUMENTS, ServerState
 
 TEXT = "".join(PIECES)
@@ -145,7 +145,7 @@ def bad_key_provider():
     return LangChainProvider("fake-langchain", chat_models={"chat-model": refused})
 
 
-class TestLangChainProvider(ProviderContract):
+class TestLangChainProvider(WireContract):
     def assert_upstream_saw_tool(self, upstream):
         assert upstream.requests[-1]["tools"][0]["function"]["name"] == "get_weather"
 

@@ -13,7 +13,7 @@ from notewell.plugins.providers.errors import ModelNotSupported
 from notewell.plugins.providers.interface import ChatRequest, ChatStream, Message
 from notewell.plugins.providers.settings import ProvidersSettings
 
-from .contract import TOOL
+from .contract import TOOL, ProviderContract
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("local_models")]
 
@@ -37,6 +37,19 @@ def question(**kwargs) -> ChatRequest:
 
 def cosine(a: list[float], b: list[float]) -> float:
     return sum(x * y for x, y in zip(a, b, strict=True))
+
+
+class TestLocalProvider(ProviderContract):
+    """The shared contract, with a real model's answer checked for its meaning."""
+
+    chat_model = listed_chat_model = local.CHAT_MODEL_ID
+    embed_model = local.EMBED_MODEL_ID
+    question = QUESTION
+    system_prompt = None
+    request_options = {"temperature": 0.2, "seed": 0}
+
+    def check_answer(self, text: str) -> None:
+        assert "Paris" in text
 
 
 async def test_local_chat_knows_the_capital_of_france_and_streams_tokens(provider):

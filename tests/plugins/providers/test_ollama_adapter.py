@@ -7,7 +7,7 @@ import pytest
 from notewell.plugins.providers.adapters.ollama import OllamaProvider
 from notewell.plugins.providers.interface import ConnectionConfig
 
-from .contract import ProviderContract, ask
+from .contract import WireContract, ask
 from .servers import ollama_server
 from .servers.base import API_KEY, ServerState, serve
 
@@ -40,7 +40,7 @@ async def bad_key_provider(upstream):
     await provider.aclose()
 
 
-class TestOllamaProvider(ProviderContract):
+class TestOllamaProvider(WireContract):
     def assert_upstream_saw_tool(self, upstream):
         assert upstream.requests[-1]["tools"][0]["function"]["name"] == "get_weather"
 

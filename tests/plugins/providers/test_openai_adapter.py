@@ -10,7 +10,7 @@ from notewell.plugins.providers.adapters.openai import OpenAIProvider
 from notewell.plugins.providers.errors import UpstreamTimeout, UpstreamUnreachable
 from notewell.plugins.providers.interface import ConnectionConfig
 
-from .contract import ProviderContract, ask
+from .contract import WireContract, ask
 from .servers import openai_server
 from .servers.base import API_KEY, ServerState, serve
 
@@ -45,7 +45,7 @@ async def bad_key_provider(upstream):
     await provider.aclose()
 
 
-class TestOpenAIProvider(ProviderContract):
+class TestOpenAIProvider(WireContract):
     embed_model = "text-embedding-fake"
 
     def assert_upstream_saw_tool(self, upstream):
