@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Build llama-cpp-python once into the git-ignored ./.wheelhouse (portable AVX2 build).
 # A no-op when the wheel is already there. Install afterwards with:
-#   .venv/bin/pip install --no-index --find-links .wheelhouse llama-cpp-python==0.3.36
+#   .venv/bin/pip install --find-links .wheelhouse --only-binary llama-cpp-python \
+#       llama-cpp-python==0.3.36
 set -euo pipefail
 cd "$(dirname "$0")/.."
 VERSION="0.3.36"
