@@ -38,7 +38,7 @@ from notewell.kernel.pipelines.executors import StepJob, executor_for, queue_for
 from notewell.kernel.pipelines.records import RunRead, StepRunRead
 from notewell.kernel.pipelines.registry import StepRegistry, UnknownStep
 from notewell.kernel.pipelines.spec import PipelineSpec, RetrySpec
-from notewell.kernel.pipelines.state import StepRecorder, StepState, step_logger
+from notewell.kernel.pipelines.state import LogCapture, StepRecorder, StepState, step_logger
 from notewell.kernel.pipelines.step import Step, StepCancelled, StepContext
 
 if TYPE_CHECKING:
@@ -127,6 +127,7 @@ class RunExecution:
         self.recorder = StepRecorder(service.store, run.id, service.flush_interval)
         self._done: asyncio.Queue[StepState] = asyncio.Queue()
         self._clock = time.perf_counter()
+        self._events = 0
 
     # -- the run -----------------------------------------------------------------------
 
@@ -285,6 +286,7 @@ class RunExecution:
         spec = state.spec
         policy = spec.retry or cls.retry or ONE_ATTEMPT
         executor = self.service.executor(state.executor or "inline")
+        state.capture = LogCapture()
         logger = step_logger(spec.uses, state.capture)
         while True:
             state.attempts += 1
@@ -358,7 +360,10 @@ class RunExecution:
     # -- views -------------------------------------------------------------------------
 
     async def _publish(self, topic: str, data: dict[str, Any]) -> None:
-        await self.service.kernel.bus.publish(Event(topic, data, user_id=self.actor.id))
+        # ids unique and ordered within the run, cheaper than a new ULID per event
+        self._events += 1
+        event = Event(topic, data, user_id=self.actor.id, id=f"{self.run.id}.{self._events}")
+        await self.service.kernel.bus.publish(event)
 
     def _summary(self) -> dict[str, Any]:
         run = self.run

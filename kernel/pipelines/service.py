@@ -202,10 +202,11 @@ class PipelineService:
         *,
         actor: Actor,
     ) -> RunRead:
-        """Start a run and wait for its end; the final record, with its steps."""
+        """Start a run and wait for its end: the final record with its steps, from memory
+        (whole values; the stored record keeps large ones by reference)."""
         handle = await self.start_run(pipeline, inputs, actor=actor)
         await handle.wait()
-        return await self.get(handle.id, actor)
+        return handle.execution.read().for_viewer(actor.is_admin)
 
     def _plan(self, pipeline: PipelineSpec | LoadedPipeline) -> tuple[PipelineSpec, str, Plan]:
         if isinstance(pipeline, LoadedPipeline):
@@ -265,6 +266,11 @@ class PipelineService:
                     "The pipeline version of this run is not stored.", code="run_not_resumable"
                 )
             pipeline = PipelineSpec.model_validate(stored)
+        name = pipeline.spec.name if isinstance(pipeline, LoadedPipeline) else pipeline.name
+        if name != old.pipeline:
+            raise RunStateConflict(
+                f"Run {run_id} is of {old.pipeline}, not {name}.", code="run_not_resumable"
+            )
         inputs = old.inputs
         if blob_id_of(inputs):
             inputs = await self.store.blob(run_id, blob_id_of(inputs) or "")

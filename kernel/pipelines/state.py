@@ -69,7 +69,7 @@ class StepState:
     outputs: dict[str, Any] | None = None
     error: dict[str, Any] | None = None
     traceback: str | None = None
-    capture: LogCapture = field(default_factory=LogCapture)
+    capture: LogCapture | None = None
     cancelled: asyncio.Event = field(default_factory=asyncio.Event)
     task: asyncio.Task[None] | None = None
     failure: StepFailed | None = None
@@ -110,7 +110,7 @@ class StepState:
             "outputs": self.outputs,
             "error": self.error,
             "traceback": self.traceback,
-            "logs": self.capture.text(),
+            "logs": self.capture.text() if self.capture else "",
         }
 
     def read(self, run_id: str) -> StepRunRead:

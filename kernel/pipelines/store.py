@@ -34,6 +34,9 @@ from notewell.kernel.pipelines.records import (
 
 MAX_PAGE = 200
 
+# writes on the hot path go through the tables (Core), skipping the ORM's bulk machinery
+RUN, STEP_RUN, BLOB = Run.__table__, StepRun.__table__, RunBlob.__table__
+
 
 class RunStore:
     """The persistence of runs; knows SQL, not pipelines."""
@@ -51,9 +54,9 @@ class RunStore:
         async with self.db.session() as session:
             if row["content_hash"] not in self._stored_versions:
                 await session.execute(self._insert_version(row, spec))
-            await session.execute(insert(Run), [row])
+            await session.execute(insert(RUN), [row])
             if blobs:
-                await session.execute(insert(RunBlob), blobs)
+                await session.execute(insert(BLOB), blobs)
         self._stored_versions.add(row["content_hash"])
 
     def _insert_version(self, row: dict[str, Any], spec: dict[str, Any]) -> Any:
@@ -89,8 +92,8 @@ class RunStore:
             for row in rows
         ]
         if blobs:
-            await session.execute(insert(RunBlob), blobs)
-        await session.execute(insert(StepRun), capped)
+            await session.execute(insert(BLOB), blobs)
+        await session.execute(insert(STEP_RUN), capped)
 
     async def finish(
         self, run_id: str, values: dict[str, Any], rows: Sequence[dict[str, Any]] = ()
@@ -101,8 +104,8 @@ class RunStore:
         async with self.db.session() as session:
             await self._insert_steps(session, run_id, rows)
             if blobs:
-                await session.execute(insert(RunBlob), blobs)
-            await session.execute(update(Run).where(Run.id == run_id).values(**values))
+                await session.execute(insert(BLOB), blobs)
+            await session.execute(update(RUN).where(RUN.c.id == run_id).values(**values))
 
     # -- reads ------------------------------------------------------------------------
 

@@ -71,7 +71,9 @@ async def test_large_values_are_stored_by_reference(db_app):
         {"id": "big", "uses": "test.big", "with": {"size": 300_000}},
         outputs={"text": "${{ steps.big.outputs.text }}"},
     )
-    run = await pipelines.run(spec, actor=ALICE)
+    finished = await pipelines.run(spec, actor=ALICE)
+    assert finished.outputs == {"text": "x" * 300_000}  # in memory: the whole value
+    run = await pipelines.get(finished.id, ALICE)  # as stored
     ref = blob_id_of(run.outputs)
     step_ref = blob_id_of(run.steps[0].outputs)
     assert ref and step_ref and run.outputs["bytes"] > 300_000

@@ -1,0 +1,162 @@
+"""The pipeline engine's overhead per inline step, against calling the steps directly.
+
+    .venv/bin/python bench/pipeline_overhead.py [--repeat N]
+
+Same process, same run, same trivial step (``bench.inc``: x → x + 1):
+
+1. a 10-step linear pipeline, and a 100-step fan-out (one root, 99 steps that each read
+   the root's output, run concurrently), each against the same calls made directly
+   (``await step.run(Inputs(...), ctx)`` in a loop, or under ``asyncio.gather``);
+2. linear pipelines of 10, 100 and 1000 steps, to show that a run's cost — records
+   included (SQLite, the embedded default) — grows linearly in its steps.
+
+Engine time is ``start_run`` + ``wait()``: checking inputs, the run row, rendering and
+validating each step's inputs and outputs, events, hooks, step rows and the final
+update (reading the record back afterwards is not counted). Budget (docs/performance.md):
+under 0.2 ms of overhead per inline step.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any
+
+from pydantic import BaseModel
+
+from notewell.kernel import SYSTEM, hookimpl
+from notewell.kernel.app import create_app
+from notewell.kernel.pipelines import PipelineService, PipelineSpec, Step, StepContext
+from notewell.kernel.settings import Settings
+
+BUDGET_MS = 0.2
+
+
+class Inc(Step):
+    """x → x + 1."""
+
+    name = "bench.inc"
+
+    class Inputs(BaseModel):
+        x: int
+
+    class Outputs(BaseModel):
+        x: int
+
+    async def run(self, inputs: Inputs, ctx: StepContext) -> Outputs:
+        return self.Outputs(x=inputs.x + 1)
+
+
+class BenchSteps:
+    __name__ = "bench"
+
+    @hookimpl
+    def register_steps(self) -> list[type[Step]]:
+        return [Inc]
+
+
+def linear(length: int) -> PipelineSpec:
+    steps = [{"id": "s0", "uses": "bench.inc", "with": {"x": 0}}]
+    steps += [
+        {"id": f"s{i}", "uses": "bench.inc", "with": {"x": f"${{{{ steps.s{i - 1}.outputs.x }}}}"}}
+        for i in range(1, length)
+    ]
+    outputs = {"x": f"${{{{ steps.s{length - 1}.outputs.x }}}}"}
+    return PipelineSpec.model_validate(
+        {"name": f"linear-{length}", "steps": steps, "outputs": outputs}
+    )
+
+
+def fan_out(width: int) -> PipelineSpec:
+    steps = [{"id": "root", "uses": "bench.inc", "with": {"x": 0}}]
+    steps += [
+        {"id": f"b{i}", "uses": "bench.inc", "with": {"x": "${{ steps.root.outputs.x }}"}}
+        for i in range(width - 1)
+    ]
+    return PipelineSpec.model_validate({"name": f"fan-{width}", "steps": steps})
+
+
+async def direct_linear(step: Inc, length: int) -> None:
+    ctx = StepContext(run_id="direct", step_id="s")
+    x = 0
+    for _ in range(length):
+        x = (await step.run(Inc.Inputs(x=x), ctx)).x
+
+
+async def direct_fan_out(step: Inc, width: int) -> None:
+    ctx = StepContext(run_id="direct", step_id="s")
+    root = await step.run(Inc.Inputs(x=0), ctx)
+    await asyncio.gather(*(step.run(Inc.Inputs(x=root.x), ctx) for _ in range(width - 1)))
+
+
+async def median_ms(body: Callable[[], Awaitable[Any]], repeat: int) -> float:
+    await body()  # warm caches (plans, pydantic, the pipeline version row)
+    samples = []
+    for _ in range(repeat):
+        started = time.perf_counter()
+        await body()
+        samples.append((time.perf_counter() - started) * 1000)
+    return statistics.median(samples)
+
+
+async def compare(service: PipelineService, repeat: int) -> None:
+    step = Inc()
+    cases = [
+        ("10-step linear", linear(10), lambda: direct_linear(step, 10), 10),
+        ("100-step fan-out", fan_out(100), lambda: direct_fan_out(step, 100), 100),
+    ]
+    print(
+        f"{'pipeline':<18} {'direct ms':>10} {'engine ms':>10} {'overhead/step ms':>17} "
+        f"{'ratio':>7}"
+    )
+    for label, spec, direct, steps in cases:
+        direct_ms = await median_ms(direct, repeat)
+
+        async def engine(spec: PipelineSpec = spec) -> None:
+            run = await (await service.start_run(spec, actor=SYSTEM)).wait()
+            assert run.status == "succeeded", run.error
+
+        engine_ms = await median_ms(engine, repeat)
+        per_step = (engine_ms - direct_ms) / steps
+        verdict = "ok" if per_step < BUDGET_MS else "OVER BUDGET"
+        print(
+            f"{label:<18} {direct_ms:>10.3f} {engine_ms:>10.3f} {per_step:>17.3f} "
+            f"{engine_ms / direct_ms:>6.0f}x  {verdict}"
+        )
+
+
+async def scaling(service: PipelineService, repeat: int) -> None:
+    print(f"\n{'linear steps':<13} {'run ms':>9} {'per step ms':>12}")
+    for length in (10, 100, 1000):
+        spec = linear(length)
+
+        async def engine(spec: PipelineSpec = spec) -> None:
+            await (await service.start_run(spec, actor=SYSTEM)).wait()
+
+        total = await median_ms(engine, max(3, repeat // (length // 10)))
+        print(f"{length:<13} {total:>9.2f} {total / length:>12.3f}")
+
+
+async def main(repeat: int) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        settings = Settings.load(
+            data_dir=Path(folder), log_level="ERROR", log_format="console", secret_key="bench"
+        )
+        app = create_app(settings, plugins=[BenchSteps()])
+        async with app.test_app():
+            await compare(app.kernel.pipelines, repeat)
+            await scaling(app.kernel.pipelines, repeat)
+    print(
+        f"\nbudget: under {BUDGET_MS} ms of engine overhead per inline step (docs/performance.md)"
+    )
+
+
+if __name__ == "__main__":
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeat", type=int, default=30, help="runs per measurement")
+    asyncio.run(main(parser.parse_args().repeat))
