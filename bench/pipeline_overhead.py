@@ -132,14 +132,20 @@ async def compare(service: PipelineService, repeat: int) -> None:
 
 async def scaling(service: PipelineService, repeat: int) -> None:
     print(f"\n{'linear steps':<13} {'run ms':>9} {'per step ms':>12}")
+    totals = {}
     for length in (10, 100, 1000):
         spec = linear(length)
 
         async def engine(spec: PipelineSpec = spec) -> None:
             await (await service.start_run(spec, actor=SYSTEM)).wait()
 
-        total = await median_ms(engine, max(3, repeat // (length // 10)))
-        print(f"{length:<13} {total:>9.2f} {total / length:>12.3f}")
+        totals[length] = await median_ms(engine, max(3, repeat // (length // 10)))
+        print(f"{length:<13} {totals[length]:>9.2f} {totals[length] / length:>12.3f}")
+    slope = (totals[1000] - totals[10]) / 990
+    print(
+        f"fit: {totals[10] - 10 * slope:.2f} ms per run + {slope:.3f} ms per step "
+        f"(100 steps predicted {totals[10] + 90 * slope:.2f} ms, measured {totals[100]:.2f})"
+    )
 
 
 async def main(repeat: int) -> None:

@@ -339,12 +339,17 @@ class RunExecution:
         return outputs.model_dump(mode="json", by_alias=True)
 
     def _emitter(self, state: StepState) -> Any:
+        """``ctx.emit``: chunks become ``run.chunk`` events when the step has ``stream: true``."""
+
         async def emit(chunk: Any) -> None:
             state.chunks += 1
             data = {"run_id": self.run.id, "step_id": state.id, "seq": state.chunks, "chunk": chunk}
             await self._publish("run.chunk", data)
 
-        return emit
+        async def drop(chunk: Any) -> None:
+            state.chunks += 1
+
+        return emit if state.spec.stream else drop
 
     async def _finished(self, state: StepState) -> None:
         status = state.status

@@ -23,7 +23,13 @@ def settings(settings):
 
 def crunch_pipeline(executor: str) -> object:
     return pipeline(
-        {"id": "c", "uses": "test.crunch", "executor": executor, "with": {"n": "${{ inputs.n }}"}},
+        {
+            "id": "c",
+            "uses": "test.crunch",
+            "executor": executor,
+            "stream": True,
+            "with": {"n": "${{ inputs.n }}"},
+        },
         inputs={"n": {"type": "integer"}},
         outputs={"total": "${{ steps.c.outputs.total }}"},
     )

@@ -244,8 +244,9 @@ async def test_every_transition_is_an_event_and_a_hook_call(app, pipelines, kit)
 
     app.kernel.bus.subscribe(collect, "run.")
     spec = pipeline(
-        {"id": "s", "uses": "test.stream", "with": {"count": 3}},
-        {"id": "e", "uses": "test.echo", "with": {"text": "done"}, "needs": ["s"]},
+        {"id": "s", "uses": "test.stream", "stream": True, "with": {"count": 3}},
+        {"id": "quiet", "uses": "test.stream", "with": {"count": 2}, "needs": ["s"]},
+        {"id": "e", "uses": "test.echo", "with": {"text": "done"}, "needs": ["quiet"]},
     )
     run = await pipelines.run(spec, actor=ALICE)
     for _ in range(100):
@@ -260,6 +261,8 @@ async def test_every_transition_is_an_event_and_a_hook_call(app, pipelines, kit)
         "run.chunk",
         "run.chunk",
         "run.step_finished",
+        "run.step_started",  # quiet: its chunks are not published (no `stream: true`)
+        "run.step_finished",
         "run.step_started",
         "run.step_finished",
         "run.finished",
@@ -272,7 +275,7 @@ async def test_every_transition_is_an_event_and_a_hook_call(app, pipelines, kit)
     ]
     assert [r.id for r in kit.started] == [run.id] == [r.id for r in kit.finished]
     assert kit.finished[0].status == "succeeded"
-    assert [step.step_id for _, step in kit.steps] == ["s", "e"]
+    assert [step.step_id for _, step in kit.steps] == ["s", "quiet", "e"]
     assert isinstance(kit.steps[0][1], StepRunRead)
 
 
@@ -342,3 +345,14 @@ async def test_a_disabled_plugins_steps_are_not_found(app, pipelines):
         assert caught.value.extra["errors"][0]["code"] == "unknown_step"
     finally:
         app.kernel.plugins.set_enabled("stepkit", True)
+
+
+async def test_stopping_the_server_interrupts_the_runs_in_flight(make_app):
+    async with make_app() as app:
+        spec = pipeline({"id": "nap", "uses": "test.sleep"})
+        handle = await app.kernel.pipelines.start_run(spec, actor=ALICE)
+        await asyncio.wait_for(Sleeper.started.setdefault(handle.id, asyncio.Event()).wait(), 30)
+    async with make_app() as app:
+        run = await app.kernel.pipelines.get(handle.id, ALICE)
+    assert run.status == "failed" and run.error["code"] == "interrupted"
+    assert [step.status for step in run.steps] == ["cancelled"]
