@@ -1,7 +1,9 @@
 /** The pages, by path. `admin` pages are shown to administrators only. */
 import type { Component } from 'svelte';
 import AuditPage from './pages/admin/AuditPage.svelte';
+import ConnectionsPage from './pages/admin/ConnectionsPage.svelte';
 import GroupsPage from './pages/admin/GroupsPage.svelte';
+import ModelsPage from './pages/admin/ModelsPage.svelte';
 import PipelinesPage from './pages/admin/PipelinesPage.svelte';
 import PluginsPage from './pages/admin/PluginsPage.svelte';
 import UsersPage from './pages/admin/UsersPage.svelte';
@@ -26,6 +28,8 @@ export const routes: Route[] = [
   { pattern: '/settings/:section', component: SettingsPage },
   { pattern: '/admin/users', component: UsersPage, admin: true },
   { pattern: '/admin/groups', component: GroupsPage, admin: true },
+  { pattern: '/admin/connections', component: ConnectionsPage, admin: true },
+  { pattern: '/admin/models', component: ModelsPage, admin: true },
   { pattern: '/admin/plugins', component: PluginsPage, admin: true },
   { pattern: '/admin/pipelines', component: PipelinesPage, admin: true },
   { pattern: '/admin/audit', component: AuditPage, admin: true },
