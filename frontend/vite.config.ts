@@ -2,6 +2,7 @@
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import tailwindcss from '@tailwindcss/vite';
 import { defineConfig } from 'vite';
+import { swaggerUi } from './swagger-ui';
 
 // `npm run dev` serves the UI with hot reload and proxies everything else to a
 // running `notewell serve` (NOTEWELL_DEV_BACKEND, default http://127.0.0.1:8080).
@@ -9,7 +10,7 @@ const backend = process.env.NOTEWELL_DEV_BACKEND ?? 'http://127.0.0.1:8080';
 const proxied = ['/api', '/v1', '/health', '/ready', '/openapi.json'];
 
 export default defineConfig({
-  plugins: [tailwindcss(), svelte()],
+  plugins: [tailwindcss(), svelte(), swaggerUi()],
   build: {
     outDir: '../kernel/static/app',
     emptyOutDir: true,

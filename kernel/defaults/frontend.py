@@ -8,6 +8,10 @@
   neither does a request that does not ask for HTML: an unknown path stays a
   problem+json 404 for API clients.
 - Without a build, ``/`` answers a short page that says how to make one.
+- The API reference at ``/api/docs`` (quart-schema's Swagger UI) loads Swagger UI from
+  the build (``assets/swagger-ui-<version>/``, copied from the ``swagger-ui-dist``
+  package by the Vite build), so it works offline; without a build quart-schema keeps
+  its CDN defaults.
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import hashlib
 import re
 from functools import lru_cache
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from quart import Blueprint, Response, request, send_from_directory
 from quart.blueprints import BlueprintSetupState
@@ -27,8 +32,14 @@ from notewell.kernel import policy
 from notewell.kernel.errors import NotFound
 from notewell.kernel.hookspecs import hookimpl
 
+if TYPE_CHECKING:
+    from notewell.kernel.app import NotewellApp
+
 BUILD_DIR = Path(__file__).resolve().parent.parent / "static" / "app"
 """Where ``vite build`` writes (read at request time, so tests may point it elsewhere)."""
+
+SWAGGER_UI_BUNDLE = "assets/swagger-ui-*/swagger-ui-bundle.js"
+"""Where the build keeps Swagger UI (one version per build)."""
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -139,6 +150,23 @@ async def app_route(path: str) -> Response:
     return _app_page()
 
 
+def swagger_ui_urls(build_dir: Path) -> tuple[str, str] | None:
+    """The same-origin URLs of the build's Swagger UI script and stylesheet, if it has them."""
+    for script in sorted(build_dir.glob(SWAGGER_UI_BUNDLE), reverse=True):
+        if (script.parent / "swagger-ui.css").is_file():
+            folder = "/" + script.parent.relative_to(build_dir).as_posix()
+            return f"{folder}/swagger-ui-bundle.js", f"{folder}/swagger-ui.css"
+    return None
+
+
 @hookimpl
 def register_routes() -> Blueprint:
     return bp
+
+
+@hookimpl
+def on_startup(app: NotewellApp) -> None:
+    # quart-schema reads these on every /api/docs request; its defaults are a CDN's
+    urls = swagger_ui_urls(BUILD_DIR)
+    if urls is not None:
+        app.config["QUART_SCHEMA_SWAGGER_JS_URL"], app.config["QUART_SCHEMA_SWAGGER_CSS_URL"] = urls

@@ -99,3 +99,45 @@ async def test_frontend_routes_are_public_and_left_out_of_the_api_document(bare_
     assert "/" not in document["paths"]
     assert not [path for path in document["paths"] if "app_path" in path or "assets" in path]
     assert "/" not in bare_app.kernel.unpoliced_routes
+
+
+def _same_origin_refs(html: str) -> list[str]:
+    refs = re.findall(r"""(?:src|href)=["']([^"']+)["']""", html)
+    assert refs, html
+    return refs
+
+
+async def test_api_docs_load_swagger_ui_from_the_build(make_app, tmp_path, monkeypatch):
+    root = tmp_path / "app"
+    folder = root / "assets" / "swagger-ui-5.35.0"
+    folder.mkdir(parents=True)
+    (root / "index.html").write_bytes(INDEX)
+    (folder / "swagger-ui-bundle.js").write_text("window.SwaggerUIBundle = function () {};")
+    (folder / "swagger-ui.css").write_text(".swagger-ui {}")
+    monkeypatch.setattr(frontend, "BUILD_DIR", root)
+    async with make_app(plugins=[]) as app:
+        client = app.test_client()
+        page = (await (await client.get("/api/docs")).get_data()).decode()
+        refs = _same_origin_refs(page)
+        assert all(ref.startswith("/") and not ref.startswith("//") for ref in refs), refs
+        assert "/assets/swagger-ui-5.35.0/swagger-ui-bundle.js" in refs
+        assert "/assets/swagger-ui-5.35.0/swagger-ui.css" in refs
+        for ref in refs:
+            response = await client.get(ref)
+            assert response.status_code == 200, ref
+            assert response.headers["Cache-Control"] == frontend.IMMUTABLE
+
+
+async def test_without_a_build_api_docs_keep_the_defaults(make_app, tmp_path, monkeypatch):
+    monkeypatch.setattr(frontend, "BUILD_DIR", tmp_path / "missing")
+    async with make_app(plugins=[]) as app:
+        assert app.config["QUART_SCHEMA_SWAGGER_JS_URL"].startswith("https://")
+
+
+def test_the_real_build_carries_swagger_ui():
+    if not (frontend.BUILD_DIR / "index.html").is_file():
+        pytest.skip("the web UI is not built here (scripts/build-frontend.sh)")
+    urls = frontend.swagger_ui_urls(frontend.BUILD_DIR)
+    assert urls is not None, "the build has no assets/swagger-ui-*/ (frontend/swagger-ui.ts)"
+    for url in urls:
+        assert (frontend.BUILD_DIR / url.lstrip("/")).stat().st_size > 1000
