@@ -22,9 +22,9 @@ A failing step fails the run — its running siblings are cancelled — unless i
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ValidationError
@@ -33,75 +33,18 @@ from notewell.kernel.actor import Actor
 from notewell.kernel.db import utcnow
 from notewell.kernel.events import Event
 from notewell.kernel.pipelines import refs
-from notewell.kernel.pipelines.errors import InvalidPipeline, StepError, StepFailed, StepTimeout
+from notewell.kernel.pipelines.errors import StepError, StepFailed, StepTimeout
 from notewell.kernel.pipelines.executors import StepJob, executor_for, queue_for
+from notewell.kernel.pipelines.plan import Plan
 from notewell.kernel.pipelines.records import RunRead, StepRunRead
-from notewell.kernel.pipelines.registry import StepRegistry, UnknownStep
-from notewell.kernel.pipelines.spec import PipelineSpec, RetrySpec
+from notewell.kernel.pipelines.spec import RetrySpec
 from notewell.kernel.pipelines.state import LogCapture, StepRecorder, StepState, step_logger
 from notewell.kernel.pipelines.step import Step, StepCancelled, StepContext
 
 if TYPE_CHECKING:
     from notewell.kernel.pipelines.service import PipelineService
 
-ONE_ATTEMPT = RetrySpec(attempts=1)
-
-
-@dataclass(frozen=True)
-class Plan:
-    """A pipeline made ready to run: its step classes and its dependency graph."""
-
-    spec: PipelineSpec
-    classes: dict[str, type[Step]]
-    needs: dict[str, set[str]]
-    dependents: dict[str, list[str]]
-
-
-def build_plan(spec: PipelineSpec, registry: StepRegistry) -> Plan:
-    """Resolve step types and order; raise :class:`InvalidPipeline` listing every problem."""
-    problems: list[dict[str, str]] = []
-    classes: dict[str, type[Step]] = {}
-    for step in spec.steps:
-        try:
-            classes[step.uses] = registry.info(step.uses).cls
-        except UnknownStep:
-            problems.append(
-                {
-                    "code": "unknown_step",
-                    "step_id": step.id,
-                    "message": f"no enabled plugin provides the step {step.uses!r}",
-                }
-            )
-    needs = refs.step_dependencies(spec)
-    dependents: dict[str, list[str]] = {step.id: [] for step in spec.steps}
-    for step_id, required in needs.items():
-        for other in required:
-            dependents[other].append(step_id)
-    cyclic = _cyclic(needs, dependents)
-    if cyclic:
-        problems.append(
-            {
-                "code": "cycle",
-                "step_id": cyclic[0],
-                "message": f"steps depend on each other: {', '.join(cyclic)}",
-            }
-        )
-    if problems:
-        listed = "; ".join(p["message"] for p in problems)
-        raise InvalidPipeline(f"{spec.name} cannot run: {listed}.", errors=problems)
-    return Plan(spec, classes, needs, dependents)
-
-
-def _cyclic(needs: dict[str, set[str]], dependents: dict[str, list[str]]) -> list[str]:
-    """Steps on or behind a cycle (Kahn's algorithm leaves them over), in file order."""
-    waiting = {step_id: len(required) for step_id, required in needs.items()}
-    ready = [step_id for step_id, count in waiting.items() if count == 0]
-    while ready:
-        for other in dependents[ready.pop()]:
-            waiting[other] -= 1
-            if waiting[other] == 0:
-                ready.append(other)
-    return [step_id for step_id, count in waiting.items() if count > 0]
+ONE_ATTEMPT = RetrySpec.model_validate({"attempts": 1})
 
 
 class RunExecution:
@@ -285,42 +228,12 @@ class RunExecution:
     ) -> dict[str, Any]:
         spec = state.spec
         policy = spec.retry or cls.retry or ONE_ATTEMPT
-        executor = self.service.executor(state.executor or "inline")
         state.capture = LogCapture()
         logger = step_logger(spec.uses, state.capture)
         while True:
             state.attempts += 1
-            job = StepJob(
-                spec.uses,
-                cls,
-                inputs,
-                self.run.id,
-                spec.id,
-                state.attempts,
-                self.actor,
-                queue_for(spec, cls),
-                spec.timeout,
-            )
-            ctx = StepContext(
-                self.run.id,
-                spec.id,
-                self.actor,
-                state.attempts,
-                logger,
-                self._emitter(state),
-                state.cancelled,
-                self.service.kernel,
-            )
-            try:
-                async with asyncio.timeout(spec.timeout) as deadline:
-                    result = await executor.submit(job, ctx)
-            except TimeoutError as exc:
-                cause: BaseException = StepTimeout(spec.timeout or 0) if deadline.expired() else exc
-            except StepCancelled:
-                raise asyncio.CancelledError from None
-            except Exception as exc:  # the step boundary: any failure is the step's, wrapped once
-                cause = exc
-            else:
+            result, cause = await self._attempt(state, cls, inputs, logger)
+            if cause is None:
                 return self._outputs(state, cls, result)
             if state.attempts >= policy.attempts or not getattr(cause, "retryable", True):
                 raise StepFailed(spec.id, spec.uses, cause)
@@ -329,6 +242,43 @@ class RunExecution:
                 "attempt %d failed (%s); trying again in %gs", state.attempts, cause, delay
             )
             await asyncio.sleep(delay)
+
+    async def _attempt(
+        self, state: StepState, cls: type[Step], inputs: BaseModel, logger: logging.Logger
+    ) -> tuple[Any, BaseException | None]:
+        """One try on the step's executor: ``(result, None)``, or ``(None, cause)``."""
+        spec, run_id = state.spec, self.run.id
+        job = StepJob(
+            spec.uses,
+            cls,
+            inputs,
+            run_id,
+            spec.id,
+            state.attempts,
+            self.actor,
+            queue_for(spec, cls),
+            spec.timeout,
+        )
+        ctx = StepContext(
+            run_id,
+            spec.id,
+            self.actor,
+            state.attempts,
+            logger,
+            self._emitter(state),
+            state.cancelled,
+            self.service.kernel,
+        )
+        executor = self.service.executor(state.executor or "inline")
+        try:
+            async with asyncio.timeout(spec.timeout) as deadline:
+                return await executor.submit(job, ctx), None
+        except TimeoutError as exc:
+            return None, (StepTimeout(spec.timeout or 0) if deadline.expired() else exc)
+        except StepCancelled:
+            raise asyncio.CancelledError from None
+        except Exception as exc:  # the step boundary: any failure is the step's, wrapped once
+            return None, exc
 
     def _outputs(self, state: StepState, cls: type[Step], result: Any) -> dict[str, Any]:
         try:

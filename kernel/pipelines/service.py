@@ -44,10 +44,11 @@ from notewell.kernel.pipelines.executors.worker import WorkerPool
 from notewell.kernel.pipelines.inputs import resolve_inputs
 from notewell.kernel.pipelines.issues import Issue
 from notewell.kernel.pipelines.loader import LoadedPipeline
+from notewell.kernel.pipelines.plan import Plan, build_plan
 from notewell.kernel.pipelines.reaper import Reaper
 from notewell.kernel.pipelines.records import ACTIVE, RunRead, RunSummary, StepRunRead, blob_id_of
 from notewell.kernel.pipelines.registry import StepRegistry, UnknownStep
-from notewell.kernel.pipelines.runner import Plan, RunExecution, build_plan
+from notewell.kernel.pipelines.runner import RunExecution
 from notewell.kernel.pipelines.spec import PipelineSpec
 from notewell.kernel.pipelines.state import StepRecorder
 from notewell.kernel.pipelines.step import StepContext

@@ -11,9 +11,9 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import delete, insert, or_, select, update
+from sqlalchemy import Table, delete, insert, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -35,7 +35,9 @@ from notewell.kernel.pipelines.records import (
 MAX_PAGE = 200
 
 # writes on the hot path go through the tables (Core), skipping the ORM's bulk machinery
-RUN, STEP_RUN, BLOB = Run.__table__, StepRun.__table__, RunBlob.__table__
+RUN = cast(Table, Run.__table__)
+STEP_RUN = cast(Table, StepRun.__table__)
+BLOB = cast(Table, RunBlob.__table__)
 
 
 class RunStore:

@@ -169,4 +169,4 @@ def queue_for(spec: StepSpec | None, cls: type[Step]) -> str:
     return BATCH if cls.heavy else INTERACTIVE
 
 
-_NO_SPEC = StepSpec(id="step", uses="core.step")
+_NO_SPEC = StepSpec.model_validate({"id": "step", "uses": "core.step"})

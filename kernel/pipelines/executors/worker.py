@@ -52,7 +52,8 @@ class _Worker:
     outbox: queue.SimpleQueue[tuple[Any, ...] | None] = field(default_factory=queue.SimpleQueue)
     current: _Assignment | None = None
 
-    def send(self, message: tuple[Any, ...]) -> None:
+    def send(self, message: tuple[Any, ...] | None) -> None:
+        """Queue ``message`` for the process; ``None`` ends the sender thread."""
         self.outbox.put(message)
 
     def deliver(self) -> None:
@@ -148,8 +149,9 @@ class WorkerPool:
             try:
                 handed = await waiter
             except asyncio.CancelledError:
-                if waiter.done() and not waiter.cancelled() and waiter.result() is not None:
-                    self._release(waiter.result())  # handed over just as we were cancelled
+                handed = waiter.result() if waiter.done() and not waiter.cancelled() else None
+                if handed is not None:
+                    self._release(handed)  # handed over just as we were cancelled
                 raise
             if handed is not None:
                 return handed
