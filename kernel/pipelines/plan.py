@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import json
 from dataclasses import dataclass
+from typing import Any, TypeVar
 
 from notewell.kernel.pipelines import refs
 from notewell.kernel.pipelines.errors import InvalidPipeline
 from notewell.kernel.pipelines.registry import StepRegistry, UnknownStep
 from notewell.kernel.pipelines.spec import PipelineSpec
 from notewell.kernel.pipelines.step import Step
+
+K = TypeVar("K")
+V = TypeVar("V")
 
 
 @dataclass(frozen=True)
@@ -66,3 +72,27 @@ def _cyclic(needs: dict[str, set[str]], dependents: dict[str, list[str]]) -> lis
             if waiting[other] == 0:
                 ready.append(other)
     return [step_id for step_id, count in waiting.items() if count > 0]
+
+
+CACHE_SIZE = 512
+"""Pipeline versions whose plan and validation each process keeps."""
+
+
+def remember(cache: dict[K, V], key: K, value: V) -> V:
+    """Store ``value``, dropping the oldest entry past ``CACHE_SIZE`` (pipelines built in
+    code may differ on every run)."""
+    cache[key] = value
+    if len(cache) > CACHE_SIZE:
+        del cache[next(iter(cache))]
+    return value
+
+
+def spec_json(spec: PipelineSpec) -> dict[str, Any]:
+    """The pipeline as JSON, as written (unset fields left out, so it loads back the same)."""
+    return spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
+
+
+def spec_hash(spec: PipelineSpec) -> str:
+    """A content hash for a pipeline built in code (files use the hash of their bytes)."""
+    text = json.dumps(spec_json(spec), sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()

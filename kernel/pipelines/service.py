@@ -11,8 +11,6 @@ timings describe one execution.
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import json
 import logging
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
@@ -44,7 +42,7 @@ from notewell.kernel.pipelines.executors.worker import WorkerPool
 from notewell.kernel.pipelines.inputs import resolve_inputs
 from notewell.kernel.pipelines.issues import Issue
 from notewell.kernel.pipelines.loader import LoadedPipeline
-from notewell.kernel.pipelines.plan import Plan, build_plan
+from notewell.kernel.pipelines.plan import Plan, build_plan, remember, spec_hash, spec_json
 from notewell.kernel.pipelines.reaper import Reaper
 from notewell.kernel.pipelines.records import ACTIVE, RunRead, RunSummary, StepRunRead, blob_id_of
 from notewell.kernel.pipelines.registry import StepRegistry, UnknownStep
@@ -188,7 +186,7 @@ class PipelineService:
             "created_at": now,
             "started_at": now,
         }
-        await self.store.create(row, _spec_json(spec))
+        await self.store.create(row, spec_json(spec))
         run = RunRead.model_validate({**{k: v for k, v in row.items() if k != "owner"}})
         execution = RunExecution(self, run, plan, actor, prior)
         handle = RunHandle(execution, asyncio.create_task(execution.execute()))
@@ -219,7 +217,7 @@ class PipelineService:
             if isinstance(pipeline, LoadedPipeline):
                 self._validate(pipeline)
             plan = build_plan(spec, self.registry)
-            self._plans[content_hash] = plan
+            remember(self._plans, content_hash, plan)
         return spec, content_hash, plan
 
     def _still_valid(self, plan: Plan) -> bool:
@@ -233,7 +231,7 @@ class PipelineService:
         key = (loaded.content_hash, frozenset(self.registry))
         found = self._issues.get(key)
         if found is None:
-            found = self._issues[key] = validate(loaded, self.registry)
+            found = remember(self._issues, key, validate(loaded, self.registry))
         return found
 
     def _validate(self, loaded: LoadedPipeline) -> None:
@@ -378,13 +376,3 @@ class PipelineService:
             return await asyncio.to_thread(self.catalog.get, name)
         except NotInCatalog:
             raise PipelineNotFound(f"No pipeline named {name!r}.") from None
-
-
-def _spec_json(spec: PipelineSpec) -> dict[str, Any]:
-    return spec.model_dump(mode="json", by_alias=True, exclude_unset=True)
-
-
-def spec_hash(spec: PipelineSpec) -> str:
-    """A content hash for a pipeline built in code (files use the hash of their bytes)."""
-    text = json.dumps(_spec_json(spec), sort_keys=True, separators=(",", ":"))
-    return hashlib.sha256(text.encode()).hexdigest()

@@ -59,6 +59,8 @@ class RunStore:
             await session.execute(insert(RUN), [row])
             if blobs:
                 await session.execute(insert(BLOB), blobs)
+        if len(self._stored_versions) > 10_000:  # only saves a statement; forget freely
+            self._stored_versions.clear()
         self._stored_versions.add(row["content_hash"])
 
     def _insert_version(self, row: dict[str, Any], spec: dict[str, Any]) -> Any:
