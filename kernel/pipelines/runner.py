@@ -289,7 +289,10 @@ class RunExecution:
         return outputs.model_dump(mode="json", by_alias=True)
 
     def _emitter(self, state: StepState) -> Any:
-        """``ctx.emit``: chunks become ``run.chunk`` events when the step has ``stream: true``."""
+        """``ctx.emit``: chunks become ``run.chunk`` events when the step streams — its
+        ``stream:`` when the YAML sets it, else the step type's ``streaming``."""
+        spec = state.spec
+        streams = spec.stream if "stream" in spec.model_fields_set else self._streaming(spec.uses)
 
         async def emit(chunk: Any) -> None:
             state.chunks += 1
@@ -299,7 +302,10 @@ class RunExecution:
         async def drop(chunk: Any) -> None:
             state.chunks += 1
 
-        return emit if state.spec.stream else drop
+        return emit if streams else drop
+
+    def _streaming(self, uses: str) -> bool:
+        return self.plan.classes[uses].streaming
 
     async def _finished(self, state: StepState) -> None:
         status = state.status

@@ -244,8 +244,14 @@ async def test_every_transition_is_an_event_and_a_hook_call(app, pipelines, kit)
 
     app.kernel.bus.subscribe(collect, "run.")
     spec = pipeline(
-        {"id": "s", "uses": "test.stream", "stream": True, "with": {"count": 3}},
-        {"id": "quiet", "uses": "test.stream", "with": {"count": 2}, "needs": ["s"]},
+        {"id": "s", "uses": "test.stream", "with": {"count": 3}},  # streams: its type does
+        {
+            "id": "quiet",
+            "uses": "test.stream",
+            "stream": False,
+            "with": {"count": 2},
+            "needs": ["s"],
+        },
         {"id": "e", "uses": "test.echo", "with": {"text": "done"}, "needs": ["quiet"]},
     )
     run = await pipelines.run(spec, actor=ALICE)
@@ -261,7 +267,7 @@ async def test_every_transition_is_an_event_and_a_hook_call(app, pipelines, kit)
         "run.chunk",
         "run.chunk",
         "run.step_finished",
-        "run.step_started",  # quiet: its chunks are not published (no `stream: true`)
+        "run.step_started",  # quiet: its chunks are not published (`stream: false`)
         "run.step_finished",
         "run.step_started",
         "run.step_finished",
