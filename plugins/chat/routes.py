@@ -15,7 +15,7 @@ from quart_schema import validate_querystring, validate_request
 
 from notewell.kernel import policy
 from notewell.kernel.app import current_kernel
-from notewell.kernel.errors import Conflict
+from notewell.kernel.errors import Conflict, error_for_status
 from notewell.kernel.http import current_actor
 from notewell.plugins.chat import streams
 from notewell.plugins.chat.generation import Chunk, Done
@@ -224,5 +224,16 @@ async def _answer(state: ChatState, turn: Turn, stream: bool) -> Any:
     # a client that leaves cancels this wait only; the answers go on being written
     await asyncio.gather(*(live.ended.wait() for live in lives))
     answers = [live.final for live in lives if live.final is not None]
-    result = SendResult(message=turn.prompt, answers=answers)
-    return result.model_dump(mode="json"), 201
+    result = SendResult(message=turn.prompt, answers=answers).model_dump(mode="json")
+    if answers and all(answer.status in ("failed", "incomplete") for answer in answers):
+        # the prompt is kept (and shown in the problem); the answers say what went wrong
+        error = answers[0].error or {}
+        raise error_for_status(
+            int(error.get("status") or 502),
+            str(error.get("message") or "The answer could not be generated."),
+            code=str(error.get("code") or "generation_failed"),
+            chat_id=turn.chat_id,
+            prompt=result["message"],
+            answers=result["answers"],
+        )
+    return result, 201

@@ -68,6 +68,7 @@ async def test_editing_a_prompt_branches_and_keeps_the_old_branch(api, client, c
 
 
 async def test_regenerating_under_a_prompt_and_with_another_model(api, client, connected):
+    connected.pieces = 3
     chat = await api.new_chat()
     sent = await api.send(chat["id"], "q", models=["echo"])
     response = await client.post(
