@@ -6,6 +6,7 @@ every run, and only admins see tracebacks. See docs/runs.md.
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -94,6 +95,16 @@ async def list_pipelines() -> Json:
     entries = await current_kernel().pipelines.pipelines()
     shown = [_pipeline(entry, actor.is_admin) for entry in entries]
     return {"pipelines": [p for p in shown if p["runnable"] or actor.is_admin]}
+
+
+@bp.post("/pipelines/reload")
+@policy.admin
+async def reload_pipelines() -> Json:
+    """Re-read changed pipeline files now (development mode does it on every look-up)."""
+    pipelines = current_kernel().pipelines
+    changed = await asyncio.to_thread(pipelines.catalog.reload)
+    entries = await pipelines.pipelines()
+    return {"changed": changed, "pipelines": [_pipeline(entry, True) for entry in entries]}
 
 
 @bp.post("/pipelines/<name>/runs")

@@ -225,3 +225,15 @@ async def test_the_shipped_example_pipelines_run(client, name):
     body = await response.get_json()
     assert response.status_code == 200, body
     assert body["status"] == "succeeded", body["error"]
+
+
+async def test_admins_reload_changed_pipeline_files(client, settings):
+    folder = settings.pipeline_dirs[0]
+    assert (await start(client, "late", wait=True)).status_code == 404
+    (folder / "late.yaml").write_text(textwrap.dedent(FILES["hello.yaml"]).replace("hello", "late"))
+    assert (await client.post("/api/v1/pipelines/reload", headers=ALICE)).status_code == 403
+    response = await client.post("/api/v1/pipelines/reload", headers=ROOT)
+    assert response.status_code == 200
+    assert (await response.get_json())["changed"] is True
+    run = await start(client, "late", {"who": "Lu"}, wait=True)
+    assert (await run.get_json())["outputs"] == {"text": "Hello, Lu!"}
