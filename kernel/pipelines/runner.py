@@ -44,6 +44,8 @@ from notewell.kernel.pipelines.step import Step, StepCancelled, StepContext
 if TYPE_CHECKING:
     from notewell.kernel.pipelines.service import PipelineService
 
+log = logging.getLogger("notewell.pipelines")
+
 ONE_ATTEMPT = RetrySpec.model_validate({"attempts": 1})
 
 
@@ -180,6 +182,8 @@ class RunExecution:
 
     async def _step(self, state: StepState) -> None:
         spec = state.spec
+        if self.stop_reason is not None or self.failure is not None:
+            raise asyncio.CancelledError  # launched just before the run stopped
         if self._skipped(state):
             state.end("skipped")
             return
@@ -311,12 +315,14 @@ class RunExecution:
         status = state.status
         self.scope["steps"][state.id] = {"outputs": state.outputs or {}, "status": status}
         self.recorder.add(state.row(self.run.id))
-        await self._publish("run.step_finished", state.event(self.run.id))
-        if self.service.has_hook("on_step_finished"):
-            await self.service.notify(
-                "on_step_finished", run=self.run, step=state.read(self.run.id)
-            )
-        self._done.put_nowait(state)
+        try:
+            await self._publish("run.step_finished", state.event(self.run.id))
+            if self.service.has_hook("on_step_finished"):
+                await self.service.notify(
+                    "on_step_finished", run=self.run, step=state.read(self.run.id)
+                )
+        finally:
+            self._done.put_nowait(state)  # whatever happens, the scheduler hears of it
 
     # -- views -------------------------------------------------------------------------
 
@@ -324,7 +330,10 @@ class RunExecution:
         # ids unique and ordered within the run, cheaper than a new ULID per event
         self._events += 1
         event = Event(topic, data, user_id=self.actor.id, id=f"{self.run.id}.{self._events}")
-        await self.service.kernel.bus.publish(event)
+        try:
+            await self.service.kernel.bus.publish(event)
+        except Exception:  # events are a live view; the record stays the truth
+            log.warning("could not publish %s for run %s", topic, self.run.id, exc_info=True)
 
     def _summary(self) -> dict[str, Any]:
         run = self.run

@@ -138,7 +138,11 @@ class PipelineService:
         return bool(caller.get_hookimpls())
 
     async def notify(self, hook: str, **kwargs: Any) -> None:
-        await self.kernel.plugins.acall(hook, **kwargs)
+        """Call a run hook; a plugin failing in it is logged and does not stop the run."""
+        try:
+            await self.kernel.plugins.acall(hook, **kwargs)
+        except Exception:  # an observer's failure is not the run's
+            log.error("a plugin failed in %s", hook, exc_info=True)
 
     async def save_final(self, recorder: StepRecorder, values: dict[str, Any]) -> None:
         try:

@@ -207,6 +207,23 @@ class Gauge(Step):
         return self.Outputs(item=inputs.item)
 
 
+class CancelOwnRun(Step):
+    """Cancels the run it belongs to, then waits to be cancelled itself."""
+
+    name = "test.cancel_own_run"
+
+    class Inputs(BaseModel):
+        pass
+
+    class Outputs(BaseModel):
+        pass
+
+    async def run(self, inputs: Inputs, ctx: StepContext) -> Outputs:
+        ctx.kernel.pipelines.active[ctx.run_id].cancel()
+        await asyncio.sleep(3600)
+        return self.Outputs()
+
+
 # -- heavy steps (worker pool) -------------------------------------------------------------
 
 
@@ -314,6 +331,7 @@ STEPS: list[type[Step]] = [
     BadOutputs,
     Big,
     Gauge,
+    CancelOwnRun,
     Crunch,
     Spin,
     Patient,

@@ -362,3 +362,42 @@ async def test_stopping_the_server_interrupts_the_runs_in_flight(make_app):
         run = await app.kernel.pipelines.get(handle.id, ALICE)
     assert run.status == "failed" and run.error["code"] == "interrupted"
     assert [step.status for step in run.steps] == ["cancelled"]
+
+
+class BrokenObserver:
+    """Raises in a run hook."""
+
+    __name__ = "broken_observer"
+
+    @hookimpl
+    async def on_step_finished(self, run, step):
+        raise RuntimeError("the observer broke")
+
+
+async def test_an_observer_that_raises_does_not_break_the_run(make_app):
+    async with make_app(extra_plugins=(BrokenObserver(),)) as app:
+        spec = pipeline({"id": "e", "uses": "test.echo", "with": {"text": "x"}})
+        run = await app.kernel.pipelines.run(spec, actor=ALICE)
+    assert run.status == "succeeded"
+
+
+async def test_a_step_launched_as_the_run_is_cancelled_never_executes(pipelines):
+    Add.calls.clear()
+    spec = pipeline(
+        {"id": "stopper", "uses": "test.cancel_own_run"},
+        {"id": "late", "uses": "test.add", "with": {"a": 7, "b": 7}},
+    )
+    run = await pipelines.run(spec, actor=ALICE)
+    assert run.status == "cancelled"
+    assert {s.step_id: s.status for s in run.steps} == {"stopper": "cancelled", "late": "cancelled"}
+    assert Add.calls[(7, 7)] == 0
+
+
+async def test_a_run_cancelled_before_it_starts_runs_nothing(pipelines):
+    handle = await pipelines.start_run(
+        pipeline({"id": "e", "uses": "test.echo", "with": {"text": "x"}}), actor=ALICE
+    )
+    handle.cancel()
+    run = await handle.wait()
+    assert run.status == "cancelled"
+    assert (await pipelines.get(handle.id, ALICE)).steps == []
