@@ -7,12 +7,7 @@ from typing import Any
 import pytest
 from stepkit import StepKit
 
-from notewell.kernel.actor import Actor
 from notewell.testing.actors import HeaderActors
-
-ALICE = Actor(id="alice", kind="user", name="alice", roles=frozenset({"user"}))
-BOB = Actor(id="bob", kind="user", name="bob", roles=frozenset({"user"}))
-ROOT = Actor(id="root", kind="user", name="root", roles=frozenset({"admin"}))
 
 
 @pytest.fixture

@@ -1,5 +1,8 @@
 """Step types for the pipeline engine's tests (module level, so worker processes can import
-them), a plugin that registers them, and a plugin that records the run hooks."""
+them), a plugin that registers them and records the run hooks, and the test actors.
+
+(Test modules import from here, never from ``conftest``: several conftest modules share
+that name, and which one ``import conftest`` finds depends on collection order.)"""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from typing import Any, ClassVar
 from pydantic import BaseModel
 
 from notewell.kernel import hookimpl
+from notewell.kernel.actor import Actor
 from notewell.kernel.pipelines import (
     PipelineSpec,
     RetrySpec,
@@ -19,6 +23,10 @@ from notewell.kernel.pipelines import (
     StepContext,
     StepError,
 )
+
+ALICE = Actor(id="alice", kind="user", name="alice", roles=frozenset({"user"}))
+BOB = Actor(id="bob", kind="user", name="bob", roles=frozenset({"user"}))
+ROOT = Actor(id="root", kind="user", name="root", roles=frozenset({"admin"}))
 
 
 class Echo(Step):

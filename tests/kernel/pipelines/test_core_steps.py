@@ -8,8 +8,7 @@ import json
 from collections.abc import AsyncIterator
 
 import pytest
-from conftest import ALICE
-from stepkit import Gauge, pipeline
+from stepkit import ALICE, Gauge, pipeline
 
 from notewell.kernel.defaults.core_steps import address_refused, host_allowed
 from notewell.kernel.pipelines import stepdocs

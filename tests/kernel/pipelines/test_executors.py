@@ -7,8 +7,7 @@ import asyncio
 import os
 
 import pytest
-from conftest import ALICE
-from stepkit import Crunch, pipeline
+from stepkit import ALICE, ROOT, Crunch, pipeline
 
 from notewell.kernel.events import Event
 from notewell.kernel.pipelines import StepSpec
@@ -76,8 +75,6 @@ async def test_heavy_steps_default_to_the_worker_pool_and_warm_up_once(pipelines
 
 
 async def test_a_coded_error_in_a_worker_keeps_its_code_and_traceback(pipelines):
-    from conftest import ROOT
-
     run = await pipelines.run(pipeline({"id": "h", "uses": "test.heavy_fail"}), actor=ROOT)
     assert run.status == "failed"
     assert run.error["code"] == "worker_said_no"

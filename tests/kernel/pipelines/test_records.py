@@ -7,9 +7,8 @@ import os
 from datetime import timedelta
 
 import pytest
-from conftest import ALICE, BOB, ROOT
 from sqlalchemy import event, select
-from stepkit import pipeline
+from stepkit import ALICE, BOB, ROOT, pipeline
 
 from notewell.kernel.db import utcnow
 from notewell.kernel.pipelines.records import Run, Runner, StepRun, blob_id_of

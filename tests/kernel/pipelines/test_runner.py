@@ -6,8 +6,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from conftest import ALICE, ROOT
-from stepkit import Add, Echo, Flaky, Sleeper, pipeline
+from stepkit import ALICE, ROOT, Add, Echo, Flaky, Sleeper, pipeline
 
 from notewell.kernel import hookimpl
 from notewell.kernel.app import create_app

@@ -181,6 +181,9 @@ async def test_tracebacks_are_shown_to_admins_only(client):
 async def test_cancel_stops_a_running_run_once(client):
     body = await (await start(client, "sleepy")).get_json()
     await asyncio.wait_for(Sleeper.started.setdefault(body["id"], asyncio.Event()).wait(), 30)
+    live = await (await client.get(f"/api/v1/runs/{body['id']}", headers=ALICE)).get_json()
+    assert live["status"] == "running"
+    assert [(s["step_id"], s["status"]) for s in live["steps"]] == [("nap", "running")]
     assert (await client.post(f"/api/v1/runs/{body['id']}/cancel", headers=BOB)).status_code == 404
     response = await client.post(f"/api/v1/runs/{body['id']}/cancel", headers=ALICE)
     assert response.status_code == 202
