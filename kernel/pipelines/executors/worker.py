@@ -132,6 +132,15 @@ class WorkerPool:
             if not waiter.done():
                 waiter.set_result(None)
         for worker in workers:
+            current, worker.current = worker.current, None
+            if current is not None and not current.future.done():
+                current.future.set_exception(
+                    RemoteStepError(
+                        "WorkerStopped",
+                        "the worker pool stopped during the step",
+                        code="worker_stopped",
+                    )
+                )
             worker.send(("stop",))
             worker.send(None)
         await asyncio.to_thread(_join_all, workers, self.cancel_grace)
