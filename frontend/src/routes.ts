@@ -17,11 +17,15 @@ export interface Route {
   pattern: string;
   component: Component<any>;
   admin?: boolean;
+  /** Routes with the same `keep` share one mounted page, which follows its params itself. */
+  keep?: string;
+  /** The page lays itself out edge to edge, with its own scrolling. */
+  full?: boolean;
 }
 
 export const routes: Route[] = [
-  { pattern: '/chat', component: ChatPage },
-  { pattern: '/chat/:id', component: ChatPage },
+  { pattern: '/chat', component: ChatPage, keep: 'chat', full: true },
+  { pattern: '/chat/:id', component: ChatPage, keep: 'chat', full: true },
   { pattern: '/runs', component: RunsPage },
   { pattern: '/runs/:id', component: RunView },
   { pattern: '/settings', component: SettingsPage },

@@ -16,10 +16,10 @@ def test_first_run_creates_the_admin_account_in_the_browser(fresh_server, page, 
     expect(page.get_by_role("heading", name="Create the admin account")).to_be_visible()
     snap(page, "first-run")
     sign_up(page, "Ada Admin", "ada@example.org")
-    expect(page.get_by_role("heading", name="Chat is on its way")).to_be_visible()
+    expect(page.get_by_role("heading", name="What can I help with?")).to_be_visible()
     nav = page.get_by_role("navigation", name="Main")
     expect(nav.get_by_role("link", name="Users")).to_be_visible()
-    snap(page, "chat-empty")
+    snap(page, "chat-new")
     me = fresh_server.signed_in("ada@example.org").get("/api/v1/auth/me").json()
     assert me["role"] == "admin"
 
@@ -43,7 +43,7 @@ def test_a_new_account_waits_until_an_admin_approves_it(server, new_page, snap):
     expect(row.get_by_role("combobox", name="Role of Bob Newcomer")).to_have_value("user")
 
     newcomer.get_by_role("button", name="Check again").click()
-    expect(newcomer.get_by_role("heading", name="Chat is on its way")).to_be_visible()
+    expect(newcomer.get_by_role("heading", name="What can I help with?")).to_be_visible()
     # an approved user is not an admin: no administration links, no admin pages
     expect(newcomer.get_by_role("link", name="Users")).to_have_count(0)
     newcomer.goto(server.url + "/admin/plugins")
@@ -60,7 +60,7 @@ def test_sign_out_and_back_in(server, page):
     page.reload()
     expect(page.get_by_role("heading", name="Sign in to Notewell")).to_be_visible()
     sign_in(page, None, "admin@example.org")
-    expect(page.get_by_role("heading", name="Chat is on its way")).to_be_visible()
+    expect(page.get_by_role("heading", name="What can I help with?")).to_be_visible()
 
 
 def test_a_failed_sign_in_shows_the_servers_reason(server, page, snap):

@@ -4,7 +4,8 @@ It speaks the same wire protocol as the providers plugin's fake upstream
 (``tests/plugins/providers/servers/openai_server.py``: ``GET /v1/models``, ``POST
 /v1/chat/completions`` streamed as SSE chunks ending in ``data: [DONE]``), but its
 answer is whatever a test puts in ``reply`` — e.g. markup that must not run in the
-page — sent in a few pieces so the browser sees it stream.
+page — sent in a few pieces so the browser sees it stream. A model whose id contains
+``slow`` answers in ``slow_pieces`` pieces, ``slow_delay_s`` apart (for stopping).
 """
 
 from __future__ import annotations
@@ -30,6 +31,8 @@ class Upstream:
     reply: str = "Hello from the e2e upstream."
     pieces: int = 4
     delay_s: float = 0.05
+    slow_pieces: int = 60
+    slow_delay_s: float = 0.25
     url: str = ""
     requests: list[dict[str, Any]] = field(default_factory=list)
 
@@ -37,9 +40,12 @@ class Upstream:
     def base_url(self) -> str:
         return self.url + "/v1"
 
-    def split(self) -> list[str]:
+    def split(self, model: str) -> tuple[list[str], float]:
+        """The pieces of the answer ``model`` gives, and the pause before each."""
+        if "slow" in model:
+            return [f"word{i} " for i in range(self.slow_pieces)], self.slow_delay_s
         size = max(1, -(-len(self.reply) // self.pieces))
-        return [self.reply[i : i + size] for i in range(0, len(self.reply), size)]
+        return [self.reply[i : i + size] for i in range(0, len(self.reply), size)], self.delay_s
 
 
 def _app(upstream: Upstream) -> web.Application:
@@ -89,8 +95,9 @@ def _app(upstream: Upstream) -> web.Application:
             return {**base, "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}
 
         await send(chunk({"role": "assistant", "content": ""}))
-        for piece in upstream.split():
-            await asyncio.sleep(upstream.delay_s)
+        pieces, delay = upstream.split(body["model"])
+        for piece in pieces:
+            await asyncio.sleep(delay)
             await send(chunk({"content": piece}))
         await send(chunk({}, "stop"))
         if (body.get("stream_options") or {}).get("include_usage"):

@@ -55,6 +55,8 @@ export interface RequestOptions {
   signal?: AbortSignal;
   /** Do not treat a 401 as an expired session (sign-in itself answers 401). */
   anonymous?: boolean;
+  /** Let the request outlive the page (a deletion sent as the tab closes). */
+  keepalive?: boolean;
 }
 
 type UnauthorizedListener = (error: ApiError) => void;
@@ -87,8 +89,17 @@ export function buildUrl(path: string, query?: Query): string {
 
 /** Call the API; resolves to the parsed JSON body (undefined for 204), rejects with ApiError. */
 export async function api<T>(path: string, options: RequestOptions = {}): Promise<T> {
+  const response = await request(path, options);
+  return (await parseBody(response)) as T;
+}
+
+/**
+ * Send a request the way `api()` does (cookies, CSRF, problems as ApiError) but hand
+ * back the successful Response itself, for bodies read as a stream (Server-Sent Events).
+ */
+export async function request(path: string, options: RequestOptions & { accept?: string } = {}): Promise<Response> {
   const method = options.method ?? 'GET';
-  const headers: Record<string, string> = { Accept: 'application/json' };
+  const headers: Record<string, string> = { Accept: options.accept ?? 'application/json' };
   let body: string | undefined;
   if (options.body !== undefined) {
     headers['Content-Type'] = 'application/json';
@@ -106,6 +117,7 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
       body,
       credentials: 'same-origin',
       signal: options.signal,
+      keepalive: options.keepalive,
     });
   } catch (cause) {
     if (cause instanceof DOMException && cause.name === 'AbortError') throw cause;
@@ -116,7 +128,7 @@ export async function api<T>(path: string, options: RequestOptions = {}): Promis
       code: 'network_error',
     });
   }
-  if (response.ok) return (await parseBody(response)) as T;
+  if (response.ok) return response;
   const error = new ApiError(await problemFrom(response));
   if (error.isUnauthorized && !options.anonymous) {
     for (const listener of unauthorizedListeners) listener(error);
