@@ -147,8 +147,8 @@ def response_from_error(request: Any, error: NotewellError) -> Response | None:
     """Render ``error`` as an HTTP response for ``request``.
 
     firstresult. The kernel's default renders RFC 9457 ``application/problem+json``;
-    a plugin may answer for its own routes (the OpenAI-compatible API renders OpenAI's
-    error shape under ``/v1``).
+    a plugin may answer for its own routes (an API that mimics another product's wire
+    format renders that product's error shape under its own prefix).
     """
 
 
