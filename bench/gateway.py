@@ -1,0 +1,430 @@
+"""Notewell's OpenAI-compatible gateway against calling the upstream directly.
+
+Starts a fast local OpenAI-compatible upstream (its own process, raw asyncio) and
+`notewell serve` (one process, embedded defaults: SQLite, auth with an API key, rate
+limiting and run records on), adds the upstream as a connection, then measures in the
+same run, alternating direct and through-Notewell rounds:
+
+- added latency, p50 and p99, of non-streaming completions at concurrency 1;
+- time-to-first-token overhead of streamed completions (256 tokens);
+- throughput at concurrency 1 and 32, as the ratio Notewell / direct;
+- Notewell's CPU time per request (psutil, the server process and its threads).
+
+Budget (docs/performance.md, "Gateway"): at most 1.5 ms CPU per proxied completion,
+added p50 at most 2 ms at concurrency 1, TTFT overhead at most 3 ms, throughput at
+concurrency 32 at least 25% of direct.
+
+    .venv/bin/python bench/gateway.py [--rounds 3] [--requests 600] [--seconds 4]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import psutil
+
+MODEL = "bench-model"
+TOKENS = 256
+PROMPT = {"model": MODEL, "messages": [{"role": "user", "content": "Say hello."}]}
+
+# -- the upstream ----------------------------------------------------------------------
+
+
+def _upstream_payloads() -> tuple[bytes, bytes, bytes]:
+    completion = json.dumps(
+        {
+            "id": "chatcmpl-bench",
+            "object": "chat.completion",
+            "created": 1,
+            "model": MODEL,
+            "choices": [
+                {
+                    "index": 0,
+                    "finish_reason": "stop",
+                    "message": {"role": "assistant", "content": "Hello! How can I help?"},
+                }
+            ],
+            "usage": {"prompt_tokens": 3, "completion_tokens": 6, "total_tokens": 9},
+        }
+    ).encode()
+    head = {"id": "chatcmpl-bench", "object": "chat.completion.chunk", "created": 1, "model": MODEL}
+    events = [
+        {
+            **head,
+            "choices": [
+                {"index": 0, "delta": {"role": "assistant", "content": ""}, "finish_reason": None}
+            ],
+        }
+    ]
+    events += [
+        {**head, "choices": [{"index": 0, "delta": {"content": f" tok{i}"}, "finish_reason": None}]}
+        for i in range(TOKENS)
+    ]
+    events.append({**head, "choices": [{"index": 0, "delta": {}, "finish_reason": "stop"}]})
+    events.append(
+        {
+            **head,
+            "choices": [],
+            "usage": {"prompt_tokens": 3, "completion_tokens": TOKENS, "total_tokens": TOKENS + 3},
+        }
+    )
+    body = b"".join(b"data: " + json.dumps(e).encode() + b"\n\n" for e in events)
+    body += b"data: [DONE]\n\n"
+    models = json.dumps(
+        {"object": "list", "data": [{"id": MODEL, "object": "model", "owned_by": "bench"}]}
+    ).encode()
+    return completion, body, models
+
+
+class UpstreamProtocol(asyncio.Protocol):
+    """Just enough HTTP/1.1 (keep-alive, Content-Length requests) to answer fast."""
+
+    completion, stream, models = _upstream_payloads()
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+        self.buffer = b""
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while True:
+            end = self.buffer.find(b"\r\n\r\n")
+            if end < 0:
+                return
+            head = self.buffer[:end].decode("latin-1")
+            length = 0
+            for line in head.split("\r\n")[1:]:
+                name, _, value = line.partition(":")
+                if name.lower() == "content-length":
+                    length = int(value)
+            if len(self.buffer) < end + 4 + length:
+                return
+            body = self.buffer[end + 4 : end + 4 + length]
+            self.buffer = self.buffer[end + 4 + length :]
+            self.respond(head.split(" ", 2)[1], body)
+
+    def respond(self, path: str, body: bytes) -> None:
+        if path.endswith("/models"):
+            self._send(b"application/json", self.models)
+        elif b'"stream": true' in body or b'"stream":true' in body:
+            chunked = b"%x\r\n%s\r\n0\r\n\r\n" % (len(self.stream), self.stream)
+            self.transport.write(
+                b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream\r\n"
+                b"Transfer-Encoding: chunked\r\n\r\n" + chunked
+            )
+        else:
+            self._send(b"application/json", self.completion)
+
+    def _send(self, content_type: bytes, body: bytes) -> None:
+        self.transport.write(
+            b"HTTP/1.1 200 OK\r\nContent-Type: "
+            + content_type
+            + b"\r\nContent-Length: "
+            + str(len(body)).encode()
+            + b"\r\n\r\n"
+            + body
+        )
+
+
+def run_upstream(port: int) -> None:
+    async def main() -> None:
+        server = await asyncio.get_running_loop().create_server(
+            UpstreamProtocol, "127.0.0.1", port, backlog=512
+        )
+        async with server:
+            await server.serve_forever()
+
+    asyncio.run(main())
+
+
+# -- the load --------------------------------------------------------------------------
+
+
+class Connection:
+    """A keep-alive HTTP/1.1 client connection (cheap, so the load costs little CPU)."""
+
+    def __init__(self, host: str, port: int, headers: dict[str, str]) -> None:
+        self.host, self.port = host, port
+        self.extra = "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def post(
+        self, path: str, payload: bytes, first_token: bytes = b""
+    ) -> tuple[float, float]:
+        """Send; (seconds to the first ``first_token`` in the body, seconds in all)."""
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        started = time.perf_counter()
+        self.writer.write(
+            f"POST {path} HTTP/1.1\r\nHost: {self.host}\r\nContent-Type: application/json\r\n"
+            f"Content-Length: {len(payload)}\r\n{self.extra}\r\n".encode()
+            + payload
+        )
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status = head[9:12]
+        if status != b"200":
+            raise RuntimeError(f"{path}: {head[:200]!r}")
+        lowered = head.lower()
+        first = None
+        if b"transfer-encoding: chunked" in lowered:
+            while True:
+                size = int((await self.reader.readuntil(b"\r\n"))[:-2], 16)
+                chunk = await self.reader.readexactly(size + 2)
+                if first is None and first_token and first_token in chunk:
+                    first = time.perf_counter() - started
+                if size == 0:
+                    break
+        else:
+            length = int(lowered.split(b"content-length:")[1].split(b"\r\n")[0])
+            await self.reader.readexactly(length)
+        total = time.perf_counter() - started
+        if b"connection: close" in lowered:  # e.g. Hypercorn's keep_alive_max_requests
+            await self.close()
+        return (first if first is not None else total), total
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+        self.reader = self.writer = None
+
+
+class Target:
+    """Where requests go: the upstream directly, or Notewell."""
+
+    def __init__(self, name: str, port: int, path: str, headers: dict[str, str]) -> None:
+        self.name, self.port, self.path, self.headers = name, port, path, headers
+
+    def connection(self) -> Connection:
+        return Connection("127.0.0.1", self.port, self.headers)
+
+
+async def sequential(target: Target, count: int, stream: bool) -> tuple[list[float], float]:
+    """``count`` requests one after another: per-request latencies (or TTFTs), elapsed."""
+    payload = json.dumps({**PROMPT, "stream": stream}).encode()
+    marker = b"tok0" if stream else b""
+    connection = target.connection()
+    times = []
+    started = time.perf_counter()
+    for _ in range(count):
+        first, total = await connection.post(target.path, payload, marker)
+        times.append(first if stream else total)
+    elapsed = time.perf_counter() - started
+    await connection.close()
+    return times, elapsed
+
+
+async def concurrent(target: Target, workers: int, seconds: float) -> float:
+    """Requests per second with ``workers`` connections busy for ``seconds``."""
+    payload = json.dumps(PROMPT).encode()
+    done = 0
+    deadline = time.perf_counter() + seconds
+
+    async def worker() -> None:
+        nonlocal done
+        connection = target.connection()
+        while time.perf_counter() < deadline:
+            await connection.post(target.path, payload)
+            done += 1
+        await connection.close()
+
+    started = time.perf_counter()
+    await asyncio.gather(*(worker() for _ in range(workers)))
+    return done / (time.perf_counter() - started)
+
+
+# -- setting up ------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def call(url: str, body: Any = None, token: str | None = None) -> Any:
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url, data=data, method="POST" if data else "GET")
+    request.add_header("Content-Type", "application/json")
+    if token:
+        request.add_header("Authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:
+        return json.loads(response.read() or b"null")
+
+
+def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{process.args} exited with {process.returncode}")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.1)
+    raise RuntimeError(f"{url} did not answer in {timeout}s")
+
+
+def start_notewell(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+    limits = {
+        "default": "100000000/minute",
+        "auth": "1000/minute",
+        "generation": "100000000/minute",
+    }
+    env = {
+        **os.environ,
+        "NOTEWELL_DATA_DIR": str(data_dir),
+        "NOTEWELL_LOG_LEVEL": "WARNING",
+        "NOTEWELL_PROVIDERS__LOCAL_MODELS": "false",
+        "NOTEWELL_RATELIMIT__CLASSES": json.dumps(limits),
+        "NOTEWELL_AUTH__DEFAULT_ROLE": "user",
+    }
+    command = [sys.executable, "-m", "notewell.kernel.cli", "serve", "--port", str(port)]
+    return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
+
+
+def setup(base: str, upstream_port: int) -> str:
+    """An admin, an API key and the upstream as a connection; the key."""
+    token = call(
+        f"{base}/api/v1/auth/signup",
+        {"email": "bench@example.com", "password": "correct horse battery"},
+    )["token"]
+    key = call(f"{base}/api/v1/auth/keys", {"name": "bench"}, token)["key"]
+    call(
+        f"{base}/api/v1/connections",
+        {"name": "bench", "type": "openai", "base_url": f"http://127.0.0.1:{upstream_port}/v1"},
+        token,
+    )
+    return str(key)
+
+
+def cpu_seconds(process: psutil.Process) -> float:
+    times = process.cpu_times()
+    return times.user + times.system
+
+
+# -- the run ---------------------------------------------------------------------------
+
+
+def pct(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+async def measure(
+    direct: Target, notewell: Target, server: psutil.Process, args: argparse.Namespace
+) -> dict[str, list[float]]:
+    results: dict[str, list[float]] = {}
+
+    def keep(name: str, value: float) -> None:
+        results.setdefault(name, []).append(value)
+
+    for target in (direct, notewell):  # warm up both (connections, caches, the JIT-less VM)
+        await sequential(target, 200, False)
+        await sequential(target, 20, True)
+    for _ in range(args.rounds):
+        for target in (direct, notewell):
+            before = cpu_seconds(server)
+            latencies, elapsed = await sequential(target, args.requests, False)
+            cpu = cpu_seconds(server) - before
+            keep(f"{target.name}.p50", pct(latencies, 0.5) * 1e3)
+            keep(f"{target.name}.p99", pct(latencies, 0.99) * 1e3)
+            keep(f"{target.name}.rps1", args.requests / elapsed)
+            keep(f"{target.name}.cpu1", cpu / args.requests * 1e3)
+        for target in (direct, notewell):
+            before = cpu_seconds(server)
+            ttfts, _ = await sequential(target, args.streams, True)
+            cpu = cpu_seconds(server) - before
+            keep(f"{target.name}.ttft50", pct(ttfts, 0.5) * 1e3)
+            keep(f"{target.name}.ttft99", pct(ttfts, 0.99) * 1e3)
+            keep(f"{target.name}.cpu_stream", cpu / args.streams * 1e3)
+        for target in (direct, notewell):
+            before, started = cpu_seconds(server), time.perf_counter()
+            rps = await concurrent(target, 32, args.seconds)
+            cpu = cpu_seconds(server) - before
+            keep(f"{target.name}.rps32", rps)
+            keep(f"{target.name}.cpu32", cpu / (rps * (time.perf_counter() - started)) * 1e3)
+    return results
+
+
+def report(results: dict[str, list[float]]) -> None:
+    med = {name: statistics.median(values) for name, values in results.items()}
+    rows = [
+        ("latency p50, c=1 (ms)", "p50", "diff"),
+        ("latency p99, c=1 (ms)", "p99", "diff"),
+        ("TTFT p50, 256-token stream (ms)", "ttft50", "diff"),
+        ("TTFT p99, 256-token stream (ms)", "ttft99", "diff"),
+        ("throughput c=1 (req/s)", "rps1", "ratio"),
+        ("throughput c=32 (req/s)", "rps32", "ratio"),
+    ]
+    print(f"{'measure':34} {'direct':>10} {'notewell':>10} {'added / ratio':>14}")
+    for label, key, kind in rows:
+        direct, notewell = med[f"direct.{key}"], med[f"notewell.{key}"]
+        extra = f"+{notewell - direct:.2f} ms" if kind == "diff" else f"{notewell / direct:.1%}"
+        print(f"{label:34} {direct:10.2f} {notewell:10.2f} {extra:>14}")
+    print()
+    print(
+        f"Notewell CPU per request: {med['notewell.cpu1']:.2f} ms at c=1, "
+        f"{med['notewell.cpu32']:.2f} ms at c=32 (non-streaming); "
+        f"{med['notewell.cpu_stream']:.2f} ms per 256-token stream"
+    )
+    print(
+        f"(medians of {len(results['direct.p50'])} rounds; "
+        "CPU of direct rounds, the server idling: "
+        f"{med['direct.cpu1']:.3f} ms per request)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--requests", type=int, default=600, help="per latency round")
+    parser.add_argument("--streams", type=int, default=100, help="per TTFT round")
+    parser.add_argument("--seconds", type=float, default=4.0, help="per throughput round")
+    parser.add_argument("--upstream", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.upstream:
+        run_upstream(args.upstream)
+        return
+    upstream_port, notewell_port = free_port(), free_port()
+    upstream = subprocess.Popen([sys.executable, __file__, "--upstream", str(upstream_port)])
+    with tempfile.TemporaryDirectory(prefix="notewell-bench-") as data_dir:
+        server = start_notewell(Path(data_dir), notewell_port)
+        try:
+            base = f"http://127.0.0.1:{notewell_port}"
+            wait_for(f"{base}/health", server)
+            wait_for(f"http://127.0.0.1:{upstream_port}/v1/models", upstream)
+            key = setup(base, upstream_port)
+            direct = Target("direct", upstream_port, "/v1/chat/completions", {})
+            notewell = Target(
+                "notewell",
+                notewell_port,
+                "/v1/chat/completions",
+                {"Authorization": f"Bearer {key}"},
+            )
+            results = asyncio.run(measure(direct, notewell, psutil.Process(server.pid), args))
+            report(results)
+        finally:
+            for process in (server, upstream):
+                process.terminate()
+                try:
+                    process.wait(timeout=15)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+
+
+if __name__ == "__main__":
+    main()

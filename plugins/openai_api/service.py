@@ -1,0 +1,336 @@
+"""The OpenAI-compatible calls: the hot path of every API client.
+
+Per call: the model gateway (found through the providers plugin's hook, never
+imported), one upstream request, the response in OpenAI's shape, and the run record
+queued in memory (:mod:`recorder`). Nothing here reads settings or permissions from the
+database: the actor comes from auth's in-memory cache, the model list from the
+gateway's, and these settings were read once at start-up.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import json
+import logging
+import struct
+import time
+from collections.abc import AsyncIterator
+from typing import Any
+
+from notewell.kernel.actor import Actor
+from notewell.kernel.errors import NotewellError, ServiceUnavailable
+from notewell.kernel.events import Event
+from notewell.plugins.openai_api.recorder import Pipeline, RunRecorder, Ticket
+from notewell.plugins.openai_api.render import error_body
+from notewell.plugins.openai_api.schemas import CompletionRequest, EmbeddingRequest, InvalidRequest
+from notewell.plugins.openai_api.settings import OpenAIApiSettings
+
+log = logging.getLogger("notewell.openai_api")
+
+DONE = b"data: [DONE]\n\n"
+
+
+def model_gateway(kernel: Any) -> Any:
+    """The model gateway (providers plugin), or 503 ``no_model_provider``."""
+    gateway = None
+    if hasattr(kernel.plugins.pm.hook, "model_gateway_from_kernel"):
+        gateway = kernel.plugins.first("model_gateway_from_kernel", kernel=kernel)
+    if gateway is None:
+        raise ServiceUnavailable(
+            "No model provider is enabled on this server.", code="no_model_provider"
+        )
+    return gateway
+
+
+def failure(exc: NotewellError, step_id: str) -> dict[str, Any]:
+    """The ``error`` of a run record for ``exc``."""
+    return {
+        "code": exc.code,
+        "message": exc.message,
+        "step_id": step_id,
+        "type": type(exc).__name__,
+    }
+
+
+class OpenAIService:
+    """Answers ``/v1`` calls and records each as a run."""
+
+    def __init__(
+        self, kernel: Any, settings: OpenAIApiSettings, recorder: RunRecorder | None
+    ) -> None:
+        self.kernel = kernel
+        self.settings = settings
+        self.recorder = recorder
+        self.pipelines: dict[str, Pipeline] = {}
+
+    def _begin(self, kind: str, inputs: Any, size: int, actor: Actor) -> Ticket | None:
+        pipeline = self.pipelines.get(kind)
+        if self.recorder is None or pipeline is None:
+            return None
+        return self.recorder.begin(pipeline, inputs, size, actor)
+
+    def _end(self, ticket: Ticket | None, **values: Any) -> None:
+        if ticket is not None and self.recorder is not None:
+            self.recorder.end(ticket, **values)
+
+    # -- models --------------------------------------------------------------------------
+
+    async def models(self, actor: Actor) -> dict[str, Any]:
+        entries = await model_gateway(self.kernel).list_models(actor)
+        return {"object": "list", "data": [entry.to_openai() for entry in entries]}
+
+    # -- chat completions ----------------------------------------------------------------
+
+    async def complete(
+        self, actor: Actor, request: CompletionRequest, body: dict[str, Any], size: int
+    ) -> dict[str, Any]:
+        """A whole completion."""
+        self._check(request)
+        ticket = self._begin("chat", {"request": body}, size, actor)
+        try:
+            result = await model_gateway(self.kernel).chat(actor, request.upstream())
+        except NotewellError as exc:
+            self._end(ticket, status="failed", error=failure(exc, "complete"))
+            raise
+        except asyncio.CancelledError:  # the client went away: the upstream call is cancelled
+            self._end(ticket, status="cancelled", error=_gone())
+            raise
+        answer = result.to_openai(id=f"chatcmpl-{ticket.id if ticket else _fresh()}")
+        message = answer["choices"][0]["message"]
+        self._end(
+            ticket,
+            status="succeeded",
+            size_hint=len(result.content),
+            outputs={
+                "content": result.content,
+                "finish_reason": result.finish_reason,
+                "model": result.model,
+                "usage": answer["usage"],
+                "tool_calls": message.get("tool_calls") or [],
+            },
+        )
+        return answer
+
+    async def stream(
+        self, actor: Actor, request: CompletionRequest, body: dict[str, Any], size: int
+    ) -> AsyncIterator[bytes]:
+        """A streamed completion. Errors before the first piece are raised here (an
+        HTTP error); later ones end the stream with an ``error`` event."""
+        self._check(request)
+        ticket = self._begin("chat", {"request": body}, size, actor)
+        try:
+            stream = await model_gateway(self.kernel).stream(actor, request.upstream())
+            first = await anext(stream, None)
+        except NotewellError as exc:
+            self._end(ticket, status="failed", error=failure(exc, "complete"))
+            raise
+        except asyncio.CancelledError:
+            self._end(ticket, status="cancelled", error=_gone())
+            raise
+        usage = bool(request.stream_options and request.stream_options.include_usage)
+        return self._events(stream, first, ticket, request.model, usage)
+
+    async def _events(
+        self, stream: Any, first: Any, ticket: Ticket | None, model: str, usage: bool
+    ) -> AsyncIterator[bytes]:
+        """The stream's events. A reader task drains the upstream into a queue, and each
+        write sends every piece that has arrived meanwhile: one write per burst, not per
+        token (a fast upstream's 256 tokens cost a few writes), and still no waiting."""
+        completion_id = f"chatcmpl-{ticket.id if ticket else _fresh()}"
+        head = (
+            f'{{"id":"{completion_id}","object":"chat.completion.chunk",'
+            f'"created":{int(time.time())},"model":{json.dumps(model)},'
+        ).encode()
+        status, error = "cancelled", _gone()
+        chunks = ChunkEvents(self.kernel, ticket, self.settings.chunk_events_s)
+        queue: asyncio.Queue[Any] = asyncio.Queue()
+        reader = asyncio.get_running_loop().create_task(_pump(stream, queue))
+        out = [_chunk(head, b'{"role":"assistant","content":""}', None)]
+        try:
+            if first is None:
+                queue.put_nowait(_END)
+            else:  # the first token goes out at once, whatever follows it
+                out.append(_piece(head, first))
+                chunks.add(first.content)
+                yield b"".join(out)
+                out = []
+            while True:
+                items = [await queue.get()]
+                while not queue.empty():
+                    items.append(queue.get_nowait())
+                for item in items:
+                    if item is _END:
+                        if usage:
+                            totals = stream.result().usage
+                            out.append(
+                                b"data: "
+                                + head
+                                + b'"choices":[],"usage":'
+                                + json.dumps(totals.to_dict() if totals else None).encode()
+                                + b"}\n\n"
+                            )
+                        out.append(DONE)
+                        status, error = "succeeded", None
+                    elif isinstance(item, NotewellError):
+                        status, error = "failed", failure(item, "complete")
+                        out.append(b"data: " + json.dumps(error_body(item)).encode() + b"\n\n")
+                    else:
+                        out.append(_piece(head, item))
+                        if item.content:
+                            chunks.add(item.content)
+                yield b"".join(out)
+                out = []
+                await chunks.publish_due()
+                if status != "cancelled":
+                    break
+        finally:
+            reader.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reader
+            await stream.aclose()
+            await chunks.flush()
+            result = stream.result()
+            self._end(
+                ticket,
+                status=status,
+                error=error,
+                size_hint=len(result.content),
+                outputs={
+                    "content": result.content,
+                    "finish_reason": result.finish_reason,
+                    "model": result.model,
+                    "usage": result.usage.to_dict() if result.usage else None,
+                    "tool_calls": [call.model_dump() for call in result.tool_calls],
+                },
+            )
+
+    @staticmethod
+    def _check(request: CompletionRequest) -> None:
+        if request.n != 1:
+            raise InvalidRequest(
+                "Only n=1 is supported: ask again for another answer.",
+                code="unsupported_value",
+                param="n",
+            )
+
+    # -- embeddings ----------------------------------------------------------------------
+
+    async def embed(
+        self, actor: Actor, request: EmbeddingRequest, body: dict[str, Any], size: int
+    ) -> dict[str, Any]:
+        texts = request.texts()
+        ticket = self._begin(
+            "embeddings", {"model": request.model, "input": request.input}, size, actor
+        )
+        try:
+            result = await model_gateway(self.kernel).embed(actor, request.model, texts)
+        except NotewellError as exc:
+            self._end(ticket, status="failed", error=failure(exc, "embed"))
+            raise
+        except asyncio.CancelledError:
+            self._end(ticket, status="cancelled", error=_gone())
+            raise
+        answer: dict[str, Any] = result.to_openai()
+        if request.encoding_format == "base64":
+            for item in answer["data"]:
+                vector = item["embedding"]
+                packed = struct.pack(f"<{len(vector)}f", *vector)
+                item["embedding"] = base64.b64encode(packed).decode()
+        self._end(
+            ticket,
+            status="succeeded",
+            outputs={
+                "model": result.model,
+                "count": len(result.vectors),
+                "dimension": len(result.vectors[0]) if result.vectors else 0,
+                "usage": answer["usage"],
+            },
+        )
+        return answer
+
+
+class ChunkEvents:
+    """A streamed answer's text for run viewers: ``run.chunk`` events on the bus, at
+    most one per ``interval`` seconds (tokens are batched in between)."""
+
+    def __init__(self, kernel: Any, ticket: Ticket | None, interval: float) -> None:
+        self.kernel = kernel
+        self.ticket = ticket
+        self.interval = interval if ticket is not None else 0
+        self.parts: list[str] = []
+        self.sent_at = time.monotonic()
+        self.seq = 0
+
+    def add(self, text: str) -> None:
+        if self.interval and text:
+            self.parts.append(text)
+
+    async def publish_due(self) -> None:
+        """Publish what has gathered if ``interval`` has passed since the last event."""
+        if self.parts and time.monotonic() - self.sent_at >= self.interval:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if not self.parts or self.ticket is None:
+            return
+        text, self.parts = "".join(self.parts), []
+        self.seq += 1
+        self.sent_at = time.monotonic()
+        data = {
+            "run_id": self.ticket.id,
+            "step_id": self.ticket.pipeline.step_id,
+            "seq": self.seq,
+            "chunk": {"content": text},
+        }
+        await self.kernel.bus.publish(Event("run.chunk", data, user_id=self.ticket.actor.id))
+
+
+_END = object()
+
+
+async def _pump(stream: Any, queue: asyncio.Queue[Any]) -> None:
+    """Move the upstream's deltas into ``queue``, then ``_END`` (or the error)."""
+    try:
+        async for delta in stream:
+            queue.put_nowait(delta)
+        queue.put_nowait(_END)
+    except NotewellError as exc:
+        queue.put_nowait(exc)
+
+
+def _chunk(head: bytes, delta: bytes, finish: str | None) -> bytes:
+    reason = b"null" if finish is None else json.dumps(finish).encode()
+    return (
+        b"data: "
+        + head
+        + b'"choices":[{"index":0,"delta":'
+        + delta
+        + b',"finish_reason":'
+        + reason
+        + b"}]}\n\n"
+    )
+
+
+def _piece(head: bytes, delta: Any) -> bytes:
+    if delta.content and not delta.tool_calls:  # the common case, encoded cheaply
+        return _chunk(
+            head, b'{"content":' + json.dumps(delta.content).encode() + b"}", delta.finish_reason
+        )
+    payload: dict[str, Any] = {}
+    if delta.content:
+        payload["content"] = delta.content
+    if delta.tool_calls:
+        payload["tool_calls"] = [call.to_openai() for call in delta.tool_calls]
+    return _chunk(head, json.dumps(payload).encode(), delta.finish_reason)
+
+
+def _gone() -> dict[str, Any]:
+    return {"code": "client_disconnected", "message": "the client went away", "step_id": None}
+
+
+def _fresh() -> str:
+    from notewell.kernel.ids import new_id
+
+    return new_id()

@@ -1,0 +1,43 @@
+"""Settings of the OpenAI-compatible API (``NOTEWELL_OPENAI_API__<NAME>``, ``[openai_api]``)."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from pydantic import Field
+
+from notewell.kernel.settings import PluginSettings
+
+
+class OpenAIApiSettings(PluginSettings):
+    """How API calls are recorded."""
+
+    section: ClassVar[str] = "openai_api"
+
+    record_runs: bool = Field(
+        True, description="Record each completion and embedding call as a pipeline run."
+    )
+    record_flush_s: float = Field(
+        0.25,
+        gt=0,
+        le=5,
+        description="Run records are written in batches at most this often (a call's "
+        "record is readable after this long).",
+    )
+    record_batch: int = Field(
+        500, ge=1, description="Write the batch early once this many records wait."
+    )
+    record_backlog: int = Field(
+        50_000,
+        ge=100,
+        description="Records kept in memory while the database is unreachable; older "
+        "ones are dropped (and logged) past this.",
+    )
+    chunk_events_s: float = Field(
+        0.0,
+        ge=0,
+        description="Publish a streamed answer's text on the bus (run.chunk) at most this "
+        "often, for run viewers; 0 publishes none (the record keeps the whole answer).",
+    )
+    completion_pipeline: str = Field("openai-chat", description="Pipeline of completions.")
+    embedding_pipeline: str = Field("openai-embeddings", description="Pipeline of embeddings.")
