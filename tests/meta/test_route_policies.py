@@ -2,7 +2,8 @@
 
 Builds the full app (every installed plugin), walks ``app.url_map`` and, for each rule:
 its view has a policy; if that policy is not public, each of its methods answers 401
-(problem+json) to a caller without credentials, with dummy values in the URL.
+(problem+json; OpenAI's error shape under ``/v1``) to a caller without credentials, with
+dummy values in the URL.
 """
 
 from __future__ import annotations
@@ -43,7 +44,9 @@ async def test_every_route_has_a_policy_and_non_public_ones_answer_401(make_app)
                 response = await client.open(path, method=method, json={})
                 checked += 1
                 body = await response.get_json(force=True, silent=True) or {}
-                if response.status_code != 401 or body.get("code") != "not_authenticated":
+                # problem+json, or OpenAI's {"error": {...}} shape under /v1
+                code = body.get("code") or (body.get("error") or {}).get("code")
+                if response.status_code != 401 or code != "not_authenticated":
                     failures.append(f"{method} {rule.rule} -> {response.status_code} {body}")
         assert failures == []
         assert checked > 10
