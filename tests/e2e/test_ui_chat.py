@@ -95,6 +95,44 @@ def test_the_embedded_model_streams_an_answer_that_survives_a_reload(server, adm
     expect(answer).to_have_attribute("data-status", "complete")
     expect(answer.get_by_test_id("message-text")).to_have_text(final)
     assert LOCAL_MODEL.split("/")[1].split("-")[0] in answer.get_attribute("aria-label").lower()
+    snap(page, "chat-local")
+
+
+RICH = """# Sorting in Python
+
+## User
+
+How do I sort a list of tuples by the second item?
+
+## Assistant
+
+Use `sorted` with a key:
+
+```python
+pairs = [("b", 2), ("a", 1)]
+print(sorted(pairs, key=lambda pair: pair[1]))
+```
+
+| method | in place | returns |
+|---|---|---|
+| `sorted(xs)` | no | a new list |
+| `xs.sort()` | yes | `None` |
+
+It takes $O(n \\log n)$ time.
+"""
+
+
+def test_answers_render_highlighted_code_tables_and_math(server, admin_api, page, snap):
+    imported = admin_api.post(
+        "/api/v1/chats/import", content=RICH, headers={"Content-Type": "text/markdown"}
+    )
+    chat_id = imported.json()["data"][0]["id"]
+    sign_in(page, f"{server.url}/chat/{chat_id}", ADMIN)
+    answer = answers(page).first.get_by_test_id("message-text")
+    expect(answer.locator("code.hljs .hljs-keyword").first).to_be_visible()
+    expect(answer.get_by_role("button", name="Copy code")).to_be_visible()
+    expect(answer.locator("table td").first).to_have_text("sorted(xs)")
+    expect(answer.locator(".katex").first).to_be_visible()
     snap(page, "chat")
 
 
@@ -187,7 +225,7 @@ def test_other_tabs_update_live(server, upstream, browser, page):
     other.close()
 
 
-def test_regenerate_edit_and_branch_navigation(server, upstream, page):
+def test_regenerate_edit_and_branch_navigation(server, upstream, page, snap):
     sign_in(page, server.url + "/chat", ADMIN)
     pick_model(page, "e2e/e2e-chat")
     send(page, "Branch me.")
@@ -211,14 +249,28 @@ def test_regenerate_edit_and_branch_navigation(server, upstream, page):
     prompt.get_by_role("button", name="Previous version").click()
     expect(prompt).to_contain_text("Branch me.")
     expect(prompt.get_by_test_id("branch-position")).to_have_text("1/2")
+    snap(page, "chat-branches")
 
 
-def test_stop_keeps_the_text_written_so_far(server, upstream, page):
+LAYOUT_SHIFTS = """() => {
+    window.layoutShift = 0;
+    new PerformanceObserver((list) => {
+        for (const entry of list.getEntries()) {
+            if (!entry.hadRecentInput) window.layoutShift += entry.value;
+        }
+    }).observe({ type: 'layout-shift' });
+}"""
+
+
+def test_streaming_does_not_shift_the_layout_and_stop_keeps_the_text(server, upstream, page):
     sign_in(page, server.url + "/chat", ADMIN)
     pick_model(page, "e2e/e2e-slow")
+    page.evaluate(LAYOUT_SHIFTS)
     send(page, "Take your time.")
     answer = answers(page).first
-    expect(answer.get_by_test_id("message-text")).to_contain_text("word3")
+    expect(answer.get_by_test_id("message-text")).to_contain_text("word12")
+    # shifts within 0.5 s of the key press (the page switching to the chat) do not count
+    assert page.evaluate("window.layoutShift") < 0.01
     page.keyboard.press("Control+.")  # the stop shortcut
     expect(answer).to_have_attribute("data-status", "stopped")
     expect(answer.get_by_test_id("message-note")).to_contain_text("Stopped")
@@ -246,7 +298,7 @@ def test_delete_can_be_undone_and_then_happens(server, admin_api, page):
     assert admin_api.get(f"/api/v1/chats/{made['id']}").status_code == 404
 
 
-def test_a_shared_link_shows_the_conversation_without_an_account(server, admin_api, new_page):
+def test_a_shared_link_shows_the_conversation_without_an_account(server, admin_api, new_page, snap):
     text = "# Shared story\n\n## User\n\nA *story*?\n\n## Assistant\n\nOnce upon a **time**."
     imported = admin_api.post(
         "/api/v1/chats/import", content=text, headers={"Content-Type": "text/markdown"}
@@ -259,11 +311,13 @@ def test_a_shared_link_shows_the_conversation_without_an_account(server, admin_a
     dialog.get_by_role("button", name="Create a link").click()
     link = dialog.get_by_label("Share link").input_value()
     assert "/shared/" in link
+    snap(page, "chat-share")
 
     stranger = new_page()
     stranger.goto(link)
     expect(stranger.get_by_role("heading", name="Shared story")).to_be_visible()
     expect(stranger.locator("article[data-role='assistant'] strong")).to_have_text("time")
+    snap(stranger, "chat-shared")
 
     dialog.get_by_role("button", name="Revoke the link").click()
     expect(dialog.get_by_role("button", name="Create a link")).to_be_visible()
@@ -283,3 +337,33 @@ def test_keyboard_shortcuts_focus_the_box_and_start_a_new_chat(server, admin_api
     expect(page.get_by_role("heading", name="What can I help with?")).to_be_visible()
     page.keyboard.press("Control+k")
     expect(page.get_by_label("Search chats")).to_be_focused()
+
+
+def test_at_phone_width_the_chat_list_is_a_drawer(server, admin_api, new_page, snap):
+    made = admin_api.post("/api/v1/chats", json={"title": "Pocket chat"}).json()
+    page = new_page(390, 780)
+    sign_in(page, server.url + "/chat", ADMIN)
+    chat_list = page.get_by_role("complementary", name="Your chats")
+    expect(chat_list).not_to_be_in_viewport()
+    page.get_by_role("button", name="Show your chats").click()
+    expect(chat_list).to_be_in_viewport()
+    snap(page, "phone-chat-list")
+    chat_list.locator(f"li[data-chat-id='{made['id']}'] a").click()
+    expect(page.get_by_role("heading", name="Pocket chat")).to_be_visible()
+    expect(chat_list).not_to_be_in_viewport()
+
+
+def test_a_preset_made_in_settings_answers_in_the_chat(server, upstream, page):
+    sign_in(page, server.url + "/settings/presets", ADMIN)
+    page.get_by_label("Name").fill("Pirate")
+    page.get_by_label("Model", exact=True).select_option("e2e/e2e-chat")
+    page.get_by_label("System prompt").fill("Talk like a pirate.")
+    page.get_by_role("button", name="Create preset").click()
+    expect(page.locator("li[data-preset='Pirate']")).to_contain_text("e2e/e2e-chat")
+
+    page.get_by_role("link", name="Chat", exact=True).click()
+    page.get_by_label("Model", exact=True).select_option(label="Pirate")
+    send(page, "Ahoy?")
+    expect(answers(page).first).to_have_attribute("data-status", "complete")
+    sent = next(r for r in upstream.requests if r["messages"][-1]["content"] == "Ahoy?")
+    assert sent["messages"][0] == {"role": "system", "content": "Talk like a pirate."}

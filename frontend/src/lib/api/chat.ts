@@ -90,6 +90,13 @@ export interface Preset {
   params: Record<string, unknown>;
 }
 
+export interface PresetCreate {
+  name: string;
+  base_model: string;
+  system_prompt?: string;
+  params?: { temperature?: number; max_tokens?: number };
+}
+
 export interface TagCount {
   name: string;
   count: number;
@@ -178,6 +185,8 @@ export const chatApi = {
     api<Folder>(`/api/v1/chats/folders/${id(folderId)}`, { method: 'PATCH', body: { name } }),
   deleteFolder: (folderId: string) => api<void>(`/api/v1/chats/folders/${id(folderId)}`, { method: 'DELETE' }),
   presets: async (): Promise<Preset[]> => (await api<{ data: Preset[] }>('/api/v1/chats/presets')).data,
+  createPreset: (body: PresetCreate) => api<Preset>('/api/v1/chats/presets', { method: 'POST', body }),
+  deletePreset: (presetId: string) => api<void>(`/api/v1/chats/presets/${id(presetId)}`, { method: 'DELETE' }),
 
   share: (chatId: string) => api<Share>(`${chatPath(chatId)}/share`, { method: 'POST' }),
   getShare: (chatId: string) => api<Share>(`${chatPath(chatId)}/share`),
