@@ -353,13 +353,14 @@ def test_at_phone_width_the_chat_list_is_a_drawer(server, admin_api, new_page, s
     expect(chat_list).not_to_be_in_viewport()
 
 
-def test_a_preset_made_in_settings_answers_in_the_chat(server, upstream, page):
+def test_a_preset_made_in_settings_answers_in_the_chat(server, upstream, page, snap):
     sign_in(page, server.url + "/settings/presets", ADMIN)
     page.get_by_label("Name").fill("Pirate")
     page.get_by_label("Model", exact=True).select_option("e2e/e2e-chat")
     page.get_by_label("System prompt").fill("Talk like a pirate.")
     page.get_by_role("button", name="Create preset").click()
     expect(page.locator("li[data-preset='Pirate']")).to_contain_text("e2e/e2e-chat")
+    snap(page, "settings-presets")
 
     page.get_by_role("link", name="Chat", exact=True).click()
     page.get_by_label("Model", exact=True).select_option(label="Pirate")
