@@ -34,17 +34,26 @@ class ReplyStep(Step):
     idempotent: ClassVar[bool] = False
 
     class Inputs(BaseModel):
-        model: str = Field(min_length=1)
-        messages: list[dict[str, Any]] = Field(min_length=1)
-        params: dict[str, Any] = Field(default_factory=dict)
-        message_id: str | None = None
+        model: str = Field(min_length=1, description="A model id of the shared list.")
+        messages: list[dict[str, Any]] = Field(
+            min_length=1, description="The conversation, OpenAI-shaped ({role, content})."
+        )
+        params: dict[str, Any] = Field(
+            default_factory=dict,
+            description="temperature, top_p, max_tokens, seed, stop, tools, tool_choice.",
+        )
+        message_id: str | None = Field(
+            None, description="The chat answer being written; its tabs get each piece."
+        )
 
     class Outputs(BaseModel):
-        content: str
-        finish_reason: str
-        model: str
-        usage: dict[str, int] | None = None
-        tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+        content: str = Field(description="The whole answer.")
+        finish_reason: str = Field(description="stop, length, tool_calls…")
+        model: str = Field(description="The model that answered.")
+        usage: dict[str, int] | None = Field(None, description="Token counts, if reported.")
+        tool_calls: list[dict[str, Any]] = Field(
+            default_factory=list, description="Tool calls the model asked for."
+        )
 
     async def run(self, inputs: Any, ctx: StepContext) -> Outputs:
         from notewell.plugins.chat.state import state_of
@@ -82,12 +91,12 @@ class CleanTitleStep(Step):
     name: ClassVar[str] = "chat.clean_title"
 
     class Inputs(BaseModel):
-        text: str = ""
-        fallback: str = ""
-        max_length: int = Field(60, ge=8, le=200)
+        text: str = Field("", description="The model's suggestion.")
+        fallback: str = Field("", description="Used when nothing is left of the suggestion.")
+        max_length: int = Field(60, ge=8, le=200, description="Longest title, in characters.")
 
     class Outputs(BaseModel):
-        title: str
+        title: str = Field(description="The title.")
 
     async def run(self, inputs: Any, ctx: StepContext) -> Outputs:
         title = clean_title(inputs.text, inputs.max_length) or clean_title(

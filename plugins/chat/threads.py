@@ -8,7 +8,9 @@ tags, the branch (one recursive query from the current leaf up) and the tree's
 
 from __future__ import annotations
 
-from sqlalchemy import delete, literal, select
+from typing import Any
+
+from sqlalchemy import bindparam, delete, literal, select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -33,19 +35,28 @@ async def load_tree(session: AsyncSession, chat_id: str) -> Tree:
     return Tree.of((row[0], row[1]) for row in rows)
 
 
-async def load_path(session: AsyncSession, chat_id: str, leaf_id: str) -> list[Message]:
-    """The messages from the root down to ``leaf_id``, in one recursive query."""
+def _path_query() -> Any:
+    """The branch from a leaf up, as one recursive query (built once; ``leaf_id`` and
+    ``chat_id`` are bound per call)."""
     step = aliased(Message)
     path = (
         select(Message.id, Message.parent_id, literal(0).label("depth"))
-        .where(Message.id == leaf_id, Message.chat_id == chat_id)
+        .where(Message.id == bindparam("leaf_id"), Message.chat_id == bindparam("chat_id"))
         .cte("path", recursive=True)
     )
     path = path.union_all(
         select(step.id, step.parent_id, path.c.depth + 1).join(path, step.id == path.c.parent_id)
     )
-    query = select(Message).join(path, Message.id == path.c.id).order_by(path.c.depth.desc())
-    return list(await session.scalars(query))
+    return select(Message).join(path, Message.id == path.c.id).order_by(path.c.depth.desc())
+
+
+_PATH = _path_query()
+
+
+async def load_path(session: AsyncSession, chat_id: str, leaf_id: str) -> list[Message]:
+    """The messages from the root down to ``leaf_id``, in one recursive query."""
+    rows = await session.scalars(_PATH, {"leaf_id": leaf_id, "chat_id": chat_id})
+    return list(rows)
 
 
 async def owned_message(

@@ -22,14 +22,18 @@ class CompleteStep(Step):
     idempotent: ClassVar[bool] = False
 
     class Inputs(BaseModel):
-        request: dict[str, Any]
+        request: dict[str, Any] = Field(
+            description="The body of POST /v1/chat/completions (model, messages, tools…)."
+        )
 
     class Outputs(BaseModel):
-        content: str
-        finish_reason: str
-        model: str
-        usage: dict[str, int] | None = None
-        tool_calls: list[dict[str, Any]] = Field(default_factory=list)
+        content: str = Field(description="The whole answer.")
+        finish_reason: str = Field(description="stop, length, tool_calls…")
+        model: str = Field(description="The model that answered.")
+        usage: dict[str, int] | None = Field(None, description="Token counts, if reported.")
+        tool_calls: list[dict[str, Any]] = Field(
+            default_factory=list, description="Tool calls the model asked for."
+        )
 
     async def run(self, inputs: Any, ctx: StepContext) -> Outputs:
         request = parse(CompletionRequest, {**inputs.request, "stream": False})
@@ -55,14 +59,14 @@ class EmbedStep(Step):
     name: ClassVar[str] = "openai_api.embed"
 
     class Inputs(BaseModel):
-        model: str = Field(min_length=1)
-        input: str | list[str]
+        model: str = Field(min_length=1, description="An embedding model of the shared list.")
+        input: str | list[str] = Field(description="A text or a list of texts.")
 
     class Outputs(BaseModel):
-        model: str
-        vectors: list[list[float]]
-        dimension: int
-        usage: dict[str, int]
+        model: str = Field(description="The model that embedded.")
+        vectors: list[list[float]] = Field(description="One vector per text, in order.")
+        dimension: int = Field(description="The length of each vector.")
+        usage: dict[str, int] = Field(description="Token counts.")
 
     async def run(self, inputs: Any, ctx: StepContext) -> Outputs:
         request = parse(EmbeddingRequest, inputs.model_dump())

@@ -388,7 +388,9 @@ def test_validate_file_returns_load_issues_when_the_file_does_not_load(tmp_path:
 
 
 @pytest.mark.parametrize(
-    "path", sorted(packaged_pipeline_dir().glob("*.yaml")), ids=lambda p: p.name
+    # feature pipelines (chat.yaml, openai-chat.yaml…) use their plugins' steps and are
+    # validated by those plugins' tests against the installed registry
+    "path", sorted(packaged_pipeline_dir().glob("example-*.yaml")), ids=lambda p: p.name
 )
 def test_the_example_pipelines_validate_against_the_core_step_contracts(path: Path) -> None:
     loaded, issues = validate_file(path, STEPS)
