@@ -9,8 +9,8 @@ import re
 import httpx
 import pytest
 from e2e_support import PASSWORD, sign_in
+from e2e_upstream import API_KEY, Upstream, running
 from playwright.sync_api import expect
-from upstream import API_KEY, Upstream, running
 
 from notewell.testing import service_unavailable
 

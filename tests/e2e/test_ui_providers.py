@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import pytest
 from e2e_support import sign_in
+from e2e_upstream import API_KEY, Upstream, running
 from playwright.sync_api import expect
-from upstream import API_KEY, Upstream, running
 
 pytestmark = pytest.mark.e2e
 
