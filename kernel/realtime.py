@@ -5,8 +5,9 @@
   handshake; a token in the ``auth`` payload (``{"token": ...}``) is presented as an
   ``Authorization: Bearer`` header. Anonymous connections are refused.
 - **Rooms.** Each connection joins ``user:<actor id>``; admins also join ``admins``.
-- **Server → client.** Every bus event is emitted to ``user:<user_id>`` and ``admins``
-  (or ``admins`` only when it names no user), as the Socket.IO event ``<topic>`` with
+- **Server → client.** A bus event that names a user is emitted to ``user:<user_id>``
+  only — not to admins: their tabs must not receive other people's chats — as the
+  Socket.IO event ``<topic>`` with
   ``{"id", "topic", "data"}``.
 - **Client → server.** Events are dispatched to the handlers plugins return from
   ``register_socket_handlers`` (disabled plugins' handlers are skipped); the handler's
@@ -66,10 +67,14 @@ def rooms_of(actor: Actor) -> list[str]:
 
 
 def rooms_for(event: Event) -> list[str]:
-    """The rooms ``event`` is emitted to: its user's and the admins', or the admins' only."""
+    """The rooms ``event`` is emitted to: its user's only.
+
+    Events that name no user are the servers' own signals (cache invalidation, plugin
+    switches, cancellations) and stay on the bus.
+    """
     if event.user_id is None:
-        return [ADMINS_ROOM]
-    return [user_room(event.user_id), ADMINS_ROOM]
+        return []
+    return [user_room(event.user_id)]
 
 
 def request_info(environ: Mapping[str, Any], auth: Any) -> RequestInfo:
@@ -147,8 +152,11 @@ class Realtime:
 
     async def forward(self, event: Event) -> None:
         """Emit a bus event to this replica's sockets in its rooms."""
+        rooms = rooms_for(event)
+        if not rooms:
+            return
         payload = {"id": event.id, "topic": event.topic, "data": event.data}
-        await self.sio.emit(event.topic, payload, to=rooms_for(event), ignore_queue=True)
+        await self.sio.emit(event.topic, payload, to=rooms, ignore_queue=True)
 
     async def dispatch(self, event: str, sid: str, *args: Any) -> Any:
         """Run the plugin handler for a client event; its return value is the ack."""
