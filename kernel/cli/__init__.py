@@ -24,6 +24,7 @@ COMMAND_MODULES: dict[str, str] = {
     "version": "notewell.kernel.cli.serve",
     "pipeline": "notewell.kernel.cli.pipeline",
     "migrate": "notewell.kernel.cli.migrate",
+    "worker": "notewell.kernel.cli.worker",
 }
 
 

@@ -98,12 +98,21 @@ class PipelineService:
             "worker": WorkerPool(kernel.settings.worker_pool_size),
         }
         self.heavy_executor = "worker"
+        if kernel.settings.effective_broker_url:
+            self._add_celery()
         self.reaper = Reaper(self.store)
         self.active: dict[str, RunHandle] = {}
         self._plans: dict[str, Plan] = {}
         self._issues: dict[tuple[str, frozenset[str]], list[Issue]] = {}
         self._unsaved: list[tuple[StepRecorder, dict[str, Any]]] = []
         self._unsubscribe: Any = None
+
+    def _add_celery(self) -> None:
+        """With a broker configured, heavy steps go to Celery (imported only then)."""
+        from notewell.kernel.pipelines.executors.celery import CeleryExecutor
+
+        self.executors["celery"] = CeleryExecutor.from_settings(self.kernel.settings)
+        self.heavy_executor = "celery"
 
     # -- lifecycle ---------------------------------------------------------------------
 

@@ -1,0 +1,455 @@
+"""The Celery executor against real ``notewell worker`` subprocesses and a real Redis:
+the same outputs as inline and in the pool, a killed worker replaced without a side
+effect applied twice, cancellation, queue separation under a backlog, GPU routing, a
+worker that dies with no replacement; and the kernel without a broker never imports
+Celery.
+
+The waits below have deadlines only so that a hang fails the test; no assertion depends
+on how long anything took.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import json
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import pytest
+from celerykit import PLUGIN_SOURCE, CeleryKit
+from click.testing import CliRunner
+from redis import Redis
+from stepkit import ALICE, pipeline
+
+from notewell.kernel.celery_app import TASK_NAME, VISIBILITY_TIMEOUT_S, create_celery_app
+from notewell.kernel.cli import main as cli_main
+from notewell.kernel.cli import worker as worker_cli
+from notewell.kernel.errors import StartupError
+from notewell.kernel.events import Event
+from notewell.kernel.settings import Settings
+
+HERE = Path(__file__).parent
+NOTEWELL = Path(sys.executable).with_name("notewell")
+VISIBILITY = 2  # seconds: a killed worker's message goes back to its queue quickly
+_databases = itertools.count()
+
+# -- fixtures ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def broker_url(redis_url: str) -> Iterator[str]:
+    """A Redis database of this test's own (queues, claims, outcomes), emptied around it."""
+    url = urlsplit(redis_url)._replace(path=f"/{1 + next(_databases) % 15}").geturl()
+    client = Redis.from_url(url)
+    client.flushdb()
+    yield url
+    client.flushdb()
+    client.close()
+
+
+@pytest.fixture
+def broker(broker_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(broker_url, decode_responses=True)
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def settings(settings: Settings, request: pytest.FixtureRequest) -> Settings:
+    if "broker_url" not in request.fixturenames:
+        return settings
+    url = request.getfixturevalue("broker_url")
+    return settings.model_copy(update={"broker_url": url, "worker_pool_size": 1})
+
+
+@pytest.fixture
+def plugins(plugins: list[Any]) -> list[Any]:
+    return [*plugins, CeleryKit()]
+
+
+@pytest.fixture
+def celery(pipelines: Any) -> Any:
+    """The app's Celery executor, with short waits for the tests."""
+    executor = pipelines.executors["celery"]
+    executor.cancel_grace = 1.0
+    executor.idle_check = 0.5
+    executor.orphan_after = 3.0
+    return executor
+
+
+class Worker:
+    """A ``notewell worker`` subprocess in a session of its own (killed as a group)."""
+
+    def __init__(self, env: dict[str, str], log: Path, queues: str, concurrency: int) -> None:
+        self.log = log
+        command = [str(NOTEWELL), "worker", "--queues", queues, "--concurrency", str(concurrency),
+                   "--visibility-timeout", str(VISIBILITY), "--loglevel", "INFO"]  # fmt: skip
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
+            )
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        for _ in range(int(timeout / 0.1)):
+            if " ready." in self.log.read_text(errors="replace"):
+                return
+            try:
+                self.process.wait(0.1)
+                break  # it exited
+            except subprocess.TimeoutExpired:
+                continue
+        pytest.fail(f"the worker did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
+
+    def kill(self) -> None:
+        """SIGKILL the worker and its pool processes at once, as a crash would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait()
+
+    def stop(self) -> None:
+        if self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(30)
+        except subprocess.TimeoutExpired:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait()
+
+
+@pytest.fixture
+def start_worker(tmp_path: Path, broker_url: str) -> Iterator[Callable[..., Any]]:
+    """``await start_worker(queues=..., concurrency=...)``: a ready worker, stopped afterwards.
+
+    It loads the test steps from a plugin folder, as an operator's worker would."""
+    plugin_dir = tmp_path / "worker-plugins"
+    plugin_dir.mkdir()
+    (plugin_dir / "celery_steps.py").write_text(PLUGIN_SOURCE)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEWELL_")}
+    env.update(
+        NOTEWELL_BROKER_URL=broker_url,
+        NOTEWELL_DATA_DIR=str(tmp_path / "worker-data"),
+        NOTEWELL_PLUGIN_DIRS=str(plugin_dir),
+        NOTEWELL_PLUGINS="celery_steps",
+        NOTEWELL_LOG_FORMAT="console",
+        NOTEWELL_SECRET_KEY="test-secret-key-not-for-production",
+        PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]),
+    )
+    workers: list[Worker] = []
+
+    async def start(queues: str = "interactive,batch,gpu", concurrency: int = 1) -> Worker:
+        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", queues, concurrency)
+        workers.append(worker)
+        await asyncio.to_thread(worker.wait_ready)
+        return worker
+
+    yield start
+    for worker in workers:
+        worker.stop()
+
+
+async def until(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
+    """Wait for ``condition()``; the deadline only turns a hang into a failure."""
+    for _ in range(int(timeout / 0.05)):
+        if condition():
+            return
+        await asyncio.sleep(0.05)
+    pytest.fail(f"gave up waiting for {what}")
+
+
+def lines(path: Path) -> list[str]:
+    return path.read_text().splitlines() if path.exists() else []
+
+
+def gate_step(step_id: str, marker: Path, gate: Path, **extra: Any) -> dict[str, Any]:
+    return {
+        "id": step_id,
+        "uses": extra.pop("uses", "test.gate"),
+        "with": {"marker": str(marker), "gate": str(gate)},
+        **extra,
+    }
+
+
+def crunch_pipeline(executor: str | None) -> Any:
+    step = {"id": "c", "uses": "test.crunch", "stream": True, "with": {"n": "${{ inputs.n }}"}}
+    if executor:
+        step["executor"] = executor
+    return pipeline(
+        step,
+        inputs={"n": {"type": "integer"}},
+        outputs={"total": "${{ steps.c.outputs.total }}"},
+    )
+
+
+def queued_ids(broker: Redis, queue: str) -> set[str]:
+    """The task ids of the messages waiting in ``queue`` (kombu's Redis list)."""
+    return {json.loads(raw)["headers"]["id"] for raw in broker.lrange(queue, 0, -1)}
+
+
+def outcome(broker: Redis, key: str) -> Any:
+    stored = broker.get(f"notewell:job:{key}:outcome")
+    return json.loads(stored) if stored else None
+
+
+# -- with a real worker ----------------------------------------------------------------------
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_one_pipeline_gives_the_same_outputs_inline_in_the_pool_and_on_celery(
+    app, pipelines, celery, start_worker
+):
+    await start_worker()
+    chunks: list[Event] = []
+
+    async def collect(event: Event) -> None:
+        chunks.append(event)
+
+    app.kernel.bus.subscribe(collect, "run.chunk")
+    runs = {
+        name: await pipelines.run(crunch_pipeline(name), {"n": 1000}, actor=ALICE)
+        for name in ("inline", "worker", "celery")
+    }
+    default = await pipelines.run(crunch_pipeline(None), {"n": 1000}, actor=ALICE)
+    expected = {"total": sum(i * i for i in range(1000))}
+    assert [run.outputs for run in (*runs.values(), default)] == [expected] * 4
+    assert {name: run.steps[0].executor for name, run in runs.items()} == {
+        "inline": "inline",
+        "worker": "worker",
+        "celery": "celery",
+    }
+    assert default.steps[0].executor == "celery"  # heavy steps go to Celery with a broker
+    on_celery, again = runs["celery"].steps[0], default.steps[0]
+    assert on_celery.outputs["pid"] not in (os.getpid(), runs["worker"].steps[0].outputs["pid"])
+    assert again.outputs["pid"] == on_celery.outputs["pid"]  # one worker process
+    assert on_celery.outputs["warm_ups"] == again.outputs["warm_ups"] == 1
+    assert "INFO crunching 1000" in on_celery.logs
+    await until(lambda: len(chunks) == 8, "the chunks of every run")
+    by_run: dict[str, list[Any]] = {}
+    for event in chunks:
+        by_run.setdefault(event.data["run_id"], []).append(event.data["chunk"])
+    assert list(by_run.values()) == [[{"progress": 0.5}, {"progress": 1.0}]] * 4
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_cancelling_a_run_stops_its_step_on_the_worker(
+    pipelines, celery, start_worker, broker, tmp_path
+):
+    await start_worker()
+    marker, gate = tmp_path / "marker", tmp_path / "gate"
+    handle = await pipelines.start_run(pipeline(gate_step("g", marker, gate)), actor=ALICE)
+    await until(marker.exists, "the step to start on the worker")
+    run = await pipelines.cancel(handle.id, ALICE)
+    assert run.status == "cancelled"
+    assert run.error["code"] == "run_cancelled"
+    assert (run.steps[0].status, run.steps[0].executor) == ("cancelled", "celery")
+    await until(Path(f"{marker}.cancelled").exists, "the step to see ctx.cancelled")
+    await until(lambda: outcome(broker, f"{handle.id}:g:1") is not None, "the attempt's end")
+    assert outcome(broker, f"{handle.id}:g:1") == {"status": "cancelled"}
+    gate.touch()  # the worker process is free for the next step
+    after = await pipelines.run(pipeline(gate_step("g", tmp_path / "next", gate)), actor=ALICE)
+    assert after.status == "succeeded"
+    assert lines(tmp_path / "next") == lines(marker)  # the same process
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_a_worker_killed_mid_step_is_replaced_and_no_side_effect_runs_twice(
+    pipelines, celery, start_worker, broker, tmp_path
+):
+    effects, gate = tmp_path / "effects", tmp_path / "gate"
+    wait_marker, once_marker = tmp_path / "wait", tmp_path / "once"
+    resumable = pipeline(
+        {"id": "first", "uses": "test.mark", "with": {"path": str(effects), "line": "first"}},
+        gate_step("wait", wait_marker, gate, needs=["first"]),
+        {"id": "last", "uses": "test.mark", "needs": ["wait"],
+         "with": {"path": str(effects), "line": "last"}},
+    )  # fmt: skip
+    fragile = pipeline(gate_step("once", once_marker, gate, uses="test.gate_once"), name="once")
+    crashing = await start_worker(queues="batch", concurrency=2)
+    survivor = await pipelines.start_run(resumable, actor=ALICE)
+    refused = await pipelines.start_run(fragile, actor=ALICE)
+    await until(lambda: wait_marker.exists() and once_marker.exists(), "both steps to start")
+    crashing.kill()
+    await start_worker(queues="batch", concurrency=2)
+    await until(lambda: len(lines(wait_marker)) == 2, "the new worker to take the step over")
+    gate.touch()
+    done, failed = await survivor.wait(), await refused.wait()
+
+    assert done.status == "succeeded"
+    assert lines(effects) == ["first", "last"]
+    assert len(set(lines(wait_marker))) == 2  # ran again, in another process
+    steps = {step.step_id: step for step in (await pipelines.get(done.id, ALICE)).steps}
+    assert "the worker running this step was lost; running it again" in steps["wait"].logs
+    assert failed.status == "failed"
+    assert failed.error["code"] == "worker_lost"  # not idempotent: never started twice
+    assert len(lines(once_marker)) == 1
+
+    # a finished attempt delivered again (its worker died before the ack) is not re-run
+    key = f"{done.id}:first:1"
+    info = {"run_id": done.id, "step_id": "first", "attempt": 1, "actor": ALICE.to_public()}
+    args = ["test.mark", {"path": str(effects), "line": "first"}, info]
+    await asyncio.to_thread(celery.app.send_task, TASK_NAME, args, task_id=key, queue="batch")
+    events = f"notewell:job:{key}:events"
+    await until(
+        lambda: [f["k"] for _, f in broker.xrange(events)].count("end") == 2,
+        "the redelivered attempt to announce its stored outcome",
+    )
+    assert lines(effects) == ["first", "last"]
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_an_interactive_step_is_not_held_up_by_a_batch_backlog(
+    pipelines, celery, start_worker, broker, tmp_path
+):
+    await start_worker(queues="batch", concurrency=1)
+    await start_worker(queues="interactive", concurrency=1)
+    gate = tmp_path / "gate"
+    markers = [tmp_path / f"b{i}" for i in range(3)]
+    backlog = pipeline(
+        *(gate_step(f"b{i}", marker, gate) for i, marker in enumerate(markers)), name="ingest"
+    )
+    batch = await pipelines.start_run(backlog, actor=ALICE)
+    await until(
+        lambda: sum(m.exists() for m in markers) == 1 and broker.llen("batch") == 2,
+        "one batch step running and two waiting",
+    )
+    answer = pipeline(
+        {"id": "answer", "uses": "test.echo", "executor": "celery", "with": {"text": "hi"}},
+        outputs={"text": "${{ steps.answer.outputs.text }}"},
+        name="chat",
+    )
+    chat = await pipelines.run(answer, actor=ALICE)
+    assert chat.status == "succeeded"
+    assert chat.outputs == {"text": "hi"}
+    assert chat.steps[0].executor == "celery"
+    # the backlog has not moved meanwhile
+    assert (await pipelines.get(batch.id, ALICE)).status == "running"
+    assert sum(m.exists() for m in markers) == 1
+    assert broker.llen("batch") == 2
+    gate.touch()
+    assert (await batch.wait()).status == "succeeded"
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_a_gpu_step_goes_to_the_gpu_queue_and_a_cancelled_one_never_runs(
+    pipelines, celery, start_worker, broker, tmp_path
+):
+    gate = tmp_path / "gate"
+    gate.touch()
+    infer = await pipelines.start_run(
+        pipeline(gate_step("infer", tmp_path / "m1", gate, resources={"gpu": 1})), actor=ALICE
+    )
+    await until(lambda: queued_ids(broker, "gpu") == {f"{infer.id}:infer:1"}, "the message")
+    assert broker.llen("batch") == broker.llen("interactive") == 0
+    dropped = await pipelines.start_run(
+        pipeline(gate_step("infer", tmp_path / "m2", gate, resources={"gpu": 1})), actor=ALICE
+    )
+    await until(lambda: len(queued_ids(broker, "gpu")) == 2, "the second message")
+    assert (await pipelines.cancel(dropped.id, ALICE)).status == "cancelled"
+
+    await start_worker(queues="gpu")
+    run = await infer.wait()
+    assert run.status == "succeeded"
+    assert (await pipelines.get(infer.id, ALICE)).steps[0].executor == "celery"
+    key = f"{dropped.id}:infer:1"
+    await until(lambda: outcome(broker, key) is not None, "the worker to drop the cancelled one")
+    assert outcome(broker, key) == {"status": "cancelled"}
+    assert not (tmp_path / "m2").exists()
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_a_step_whose_worker_dies_with_no_replacement_fails_clearly(
+    pipelines, celery, start_worker, tmp_path
+):
+    marker, gate = tmp_path / "marker", tmp_path / "gate"
+    worker = await start_worker(queues="batch")
+    handle = await pipelines.start_run(pipeline(gate_step("g", marker, gate)), actor=ALICE)
+    await until(marker.exists, "the step to start")
+    worker.kill()
+    run = await handle.wait()
+    assert run.status == "failed"
+    assert run.error["code"] == "worker_lost"
+    step = (await pipelines.get(handle.id, ALICE)).steps[0]
+    assert "no Celery worker serves the queue 'batch'" in step.logs
+
+    nowhere = {"queue": "nowhere"}
+    never = await pipelines.run(
+        pipeline(gate_step("g", tmp_path / "m2", gate, resources=nowhere)), actor=ALICE
+    )
+    assert never.error["code"] == "no_worker"
+    timed = await pipelines.run(
+        pipeline(gate_step("g", tmp_path / "m3", gate, resources=nowhere, timeout=0.5)),
+        actor=ALICE,
+    )
+    assert timed.error["code"] == "step_timeout"
+
+
+# -- without a worker --------------------------------------------------------------------------
+
+
+def test_the_kernel_without_a_broker_never_imports_celery(tmp_path):
+    code = textwrap.dedent(
+        f"""
+        import sys
+        import notewell.kernel
+        from notewell.kernel.app import create_app
+        from notewell.kernel.cli import main
+        from notewell.kernel.settings import Settings
+
+        app = create_app(Settings.load(data_dir={str(tmp_path)!r}))
+        assert "celery" not in app.kernel.pipelines.executors
+        assert app.kernel.pipelines.heavy_executor == "worker"
+        main.get_command(None, "worker")  # `notewell --help` lists it without Celery
+        roots = {{"celery", "billiard"}}  # (python-socketio tries kombu itself)
+        print(sorted(name for name in sys.modules if name.split(".")[0] in roots))
+        """
+    )
+    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEWELL_")}
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=240
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_with_a_broker_heavy_steps_go_to_celery(settings):
+    from notewell.kernel.app import create_app
+
+    app = create_app(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    assert app.kernel.pipelines.heavy_executor == "celery"
+    assert app.kernel.pipelines.executors["celery"].name == "celery"
+
+
+def test_the_celery_app_acks_late_and_speaks_json_only(settings):
+    app = create_celery_app(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/2"}))
+    conf = app.conf
+    assert (conf.task_acks_late, conf.task_reject_on_worker_lost) == (True, True)
+    assert conf.worker_prefetch_multiplier == 1
+    assert (conf.task_serializer, conf.accept_content) == ("json", ["json"])
+    assert [queue.name for queue in conf.task_queues] == ["interactive", "batch", "gpu"]
+    assert conf.broker_transport_options["visibility_timeout"] == VISIBILITY_TIMEOUT_S
+
+
+def test_a_broker_that_is_not_redis_is_refused_at_start(settings):
+    with pytest.raises(StartupError):
+        create_celery_app(settings.model_copy(update={"broker_url": "amqp://guest@localhost//"}))
+
+
+def test_worker_command_is_listed_with_its_options():
+    result = CliRunner().invoke(cli_main, ["worker", "--help"])
+    assert result.exit_code == 0
+    for option in ("--queues", "--concurrency", "--loglevel", "--visibility-timeout"):
+        assert option in result.output
+    assert worker_cli.VISIBILITY_TIMEOUT_S == VISIBILITY_TIMEOUT_S
