@@ -93,6 +93,13 @@ class Kernel:
     # -- lifecycle -----------------------------------------------------------------
 
     async def start(self, app: NotewellApp) -> None:
+        try:
+            await self._start(app)
+        except BaseException:
+            await self.db.dispose()  # leave no connection behind a failed start
+            raise
+
+    async def _start(self, app: NotewellApp) -> None:
         await self.db.check_reachable()
         if self.settings.migrate_on_start:
             applied = await self.migrator().upgrade()

@@ -199,7 +199,12 @@ class PluginHost:
         return modules
 
     def _dir_names(self, folders: Iterable[Path]) -> set[str]:
-        return {name for folder in folders if folder.is_dir() for name, _ in self._folder_modules(folder)}
+        return {
+            name
+            for folder in folders
+            if folder.is_dir()
+            for name, _ in self._folder_modules(folder)
+        }
 
     # -- state -----------------------------------------------------------------------
 
