@@ -15,6 +15,12 @@ added p50 at most 2 ms at concurrency 1, TTFT overhead at most 3 ms, throughput 
 concurrency 32 at least 25% of direct.
 
     .venv/bin/python bench/gateway.py [--rounds 3] [--requests 600] [--seconds 4]
+
+``--upstream-kind aiohttp`` uses a typical Python server as the upstream instead of the
+raw one; ``--compare-aiohttp`` adds a column going through Notewell over a connection
+whose provider uses aiohttp instead of httpx (a bench-only plugin in ``bench/plugins``);
+``--server-env NAME=VALUE`` changes the server's settings (for example
+``NOTEWELL_DISABLED_PLUGINS=ratelimit``) to see what a part costs.
 """
 
 from __future__ import annotations
@@ -138,6 +144,32 @@ class UpstreamProtocol(asyncio.Protocol):
         )
 
 
+def run_aiohttp_upstream(port: int) -> None:
+    """The same answers from an aiohttp app: a typical Python server, about as fast as
+    the upstream of the issue's reference figures (~4,800 requests/s at concurrency 32)."""
+    from aiohttp import web
+
+    completion, stream, models = _upstream_payloads()
+
+    async def complete(request: web.Request) -> web.StreamResponse:
+        body = await request.read()
+        if b'"stream": true' in body or b'"stream":true' in body:
+            response = web.StreamResponse(headers={"Content-Type": "text/event-stream"})
+            await response.prepare(request)
+            await response.write(stream)
+            await response.write_eof()
+            return response
+        return web.Response(body=completion, content_type="application/json")
+
+    async def list_models(request: web.Request) -> web.Response:
+        return web.Response(body=models, content_type="application/json")
+
+    app = web.Application()
+    app.router.add_post("/v1/chat/completions", complete)
+    app.router.add_get("/v1/models", list_models)
+    web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
+
+
 def run_upstream(port: int) -> None:
     async def main() -> None:
         server = await asyncio.get_running_loop().create_server(
@@ -203,10 +235,16 @@ class Connection:
 
 
 class Target:
-    """Where requests go: the upstream directly, or Notewell."""
+    """Where requests go: the upstream directly, or Notewell (and which model)."""
 
-    def __init__(self, name: str, port: int, path: str, headers: dict[str, str]) -> None:
+    def __init__(
+        self, name: str, port: int, path: str, headers: dict[str, str], model: str = MODEL
+    ) -> None:
         self.name, self.port, self.path, self.headers = name, port, path, headers
+        self.model = model
+
+    def payload(self, stream: bool = False) -> bytes:
+        return json.dumps({**PROMPT, "model": self.model, "stream": stream}).encode()
 
     def connection(self) -> Connection:
         return Connection("127.0.0.1", self.port, self.headers)
@@ -214,7 +252,7 @@ class Target:
 
 async def sequential(target: Target, count: int, stream: bool) -> tuple[list[float], float]:
     """``count`` requests one after another: per-request latencies (or TTFTs), elapsed."""
-    payload = json.dumps({**PROMPT, "stream": stream}).encode()
+    payload = target.payload(stream)
     marker = b"tok0" if stream else b""
     connection = target.connection()
     times = []
@@ -229,7 +267,7 @@ async def sequential(target: Target, count: int, stream: bool) -> tuple[list[flo
 
 async def concurrent(target: Target, workers: int, seconds: float) -> float:
     """Requests per second with ``workers`` connections busy for ``seconds``."""
-    payload = json.dumps(PROMPT).encode()
+    payload = target.payload()
     done = 0
     deadline = time.perf_counter() + seconds
 
@@ -278,7 +316,9 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) ->
     raise RuntimeError(f"{url} did not answer in {timeout}s")
 
 
-def start_notewell(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
+def start_notewell(
+    data_dir: Path, port: int, extra: dict[str, str] | None = None
+) -> subprocess.Popen[bytes]:
     limits = {
         "default": "100000000/minute",
         "auth": "1000/minute",
@@ -291,23 +331,28 @@ def start_notewell(data_dir: Path, port: int) -> subprocess.Popen[bytes]:
         "NOTEWELL_PROVIDERS__LOCAL_MODELS": "false",
         "NOTEWELL_RATELIMIT__CLASSES": json.dumps(limits),
         "NOTEWELL_AUTH__DEFAULT_ROLE": "user",
+        **(extra or {}),
     }
     command = [sys.executable, "-m", "notewell.kernel.cli", "serve", "--port", str(port)]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
 
-def setup(base: str, upstream_port: int) -> str:
-    """An admin, an API key and the upstream as a connection; the key."""
+def setup(base: str, upstream_port: int, with_aiohttp: bool = False) -> str:
+    """An admin, an API key and the upstream as a connection (``with_aiohttp``: also
+    through the bench's aiohttp provider, its models prefixed ``aio/``); the key."""
     token = call(
         f"{base}/api/v1/auth/signup",
         {"email": "bench@example.com", "password": "correct horse battery"},
     )["token"]
     key = call(f"{base}/api/v1/auth/keys", {"name": "bench"}, token)["key"]
-    call(
-        f"{base}/api/v1/connections",
-        {"name": "bench", "type": "openai", "base_url": f"http://127.0.0.1:{upstream_port}/v1"},
-        token,
-    )
+    url = f"http://127.0.0.1:{upstream_port}/v1"
+    call(f"{base}/api/v1/connections", {"name": "bench", "type": "openai", "base_url": url}, token)
+    if with_aiohttp:
+        call(
+            f"{base}/api/v1/connections",
+            {"name": "bench-aiohttp", "type": "openai-aiohttp", "base_url": url, "prefix": "aio/"},
+            token,
+        )
     return str(key)
 
 
@@ -325,18 +370,20 @@ def pct(values: list[float], q: float) -> float:
 
 
 async def measure(
-    direct: Target, notewell: Target, server: psutil.Process, args: argparse.Namespace
+    targets: list[Target], server: psutil.Process, args: argparse.Namespace
 ) -> dict[str, list[float]]:
+    """Each measure for each target in turn, ``args.rounds`` times (so that the machine's
+    changing load falls on all of them alike)."""
     results: dict[str, list[float]] = {}
 
     def keep(name: str, value: float) -> None:
         results.setdefault(name, []).append(value)
 
-    for target in (direct, notewell):  # warm up both (connections, caches, the JIT-less VM)
+    for target in targets:  # warm up all (connections, caches)
         await sequential(target, 200, False)
         await sequential(target, 20, True)
     for _ in range(args.rounds):
-        for target in (direct, notewell):
+        for target in targets:
             before = cpu_seconds(server)
             latencies, elapsed = await sequential(target, args.requests, False)
             cpu = cpu_seconds(server) - before
@@ -344,14 +391,14 @@ async def measure(
             keep(f"{target.name}.p99", pct(latencies, 0.99) * 1e3)
             keep(f"{target.name}.rps1", args.requests / elapsed)
             keep(f"{target.name}.cpu1", cpu / args.requests * 1e3)
-        for target in (direct, notewell):
+        for target in targets:
             before = cpu_seconds(server)
             ttfts, _ = await sequential(target, args.streams, True)
             cpu = cpu_seconds(server) - before
             keep(f"{target.name}.ttft50", pct(ttfts, 0.5) * 1e3)
             keep(f"{target.name}.ttft99", pct(ttfts, 0.99) * 1e3)
             keep(f"{target.name}.cpu_stream", cpu / args.streams * 1e3)
-        for target in (direct, notewell):
+        for target in targets:
             before, started = cpu_seconds(server), time.perf_counter()
             rps = await concurrent(target, 32, args.seconds)
             cpu = cpu_seconds(server) - before
@@ -360,7 +407,7 @@ async def measure(
     return results
 
 
-def report(results: dict[str, list[float]]) -> None:
+def report(results: dict[str, list[float]], names: list[str]) -> None:
     med = {name: statistics.median(values) for name, values in results.items()}
     rows = [
         ("latency p50, c=1 (ms)", "p50", "diff"),
@@ -370,21 +417,27 @@ def report(results: dict[str, list[float]]) -> None:
         ("throughput c=1 (req/s)", "rps1", "ratio"),
         ("throughput c=32 (req/s)", "rps32", "ratio"),
     ]
-    print(f"{'measure':34} {'direct':>10} {'notewell':>10} {'added / ratio':>14}")
+    others = names[1:]
+    header = "".join(f"{name:>14} {'added/ratio':>12}" for name in others)
+    print(f"{'measure':34} {'direct':>10}{header}")
     for label, key, kind in rows:
-        direct, notewell = med[f"direct.{key}"], med[f"notewell.{key}"]
-        extra = f"+{notewell - direct:.2f} ms" if kind == "diff" else f"{notewell / direct:.1%}"
-        print(f"{label:34} {direct:10.2f} {notewell:10.2f} {extra:>14}")
+        direct = med[f"direct.{key}"]
+        line = f"{label:34} {direct:10.2f}"
+        for name in others:
+            value = med[f"{name}.{key}"]
+            extra = f"+{value - direct:.2f}" if kind == "diff" else f"{value / direct:.1%}"
+            line += f"{value:14.2f} {extra:>12}"
+        print(line)
     print()
+    for name in others:
+        print(
+            f"{name}: CPU per request {med[f'{name}.cpu1']:.2f} ms at c=1, "
+            f"{med[f'{name}.cpu32']:.2f} ms at c=32 (non-streaming); "
+            f"{med[f'{name}.cpu_stream']:.2f} ms per 256-token stream"
+        )
     print(
-        f"Notewell CPU per request: {med['notewell.cpu1']:.2f} ms at c=1, "
-        f"{med['notewell.cpu32']:.2f} ms at c=32 (non-streaming); "
-        f"{med['notewell.cpu_stream']:.2f} ms per 256-token stream"
-    )
-    print(
-        f"(medians of {len(results['direct.p50'])} rounds; "
-        "CPU of direct rounds, the server idling: "
-        f"{med['direct.cpu1']:.3f} ms per request)"
+        f"(medians of {len(results['direct.p50'])} rounds; CPU of direct rounds, the "
+        f"server idling: {med['direct.cpu1']:.3f} ms per request)"
     )
 
 
@@ -394,29 +447,64 @@ def main() -> None:
     parser.add_argument("--requests", type=int, default=600, help="per latency round")
     parser.add_argument("--streams", type=int, default=100, help="per TTFT round")
     parser.add_argument("--seconds", type=float, default=4.0, help="per throughput round")
+    parser.add_argument(
+        "--upstream-kind",
+        choices=["raw", "aiohttp"],
+        default="raw",
+        help="raw asyncio (the fastest) or an aiohttp app (a typical Python server)",
+    )
+    parser.add_argument(
+        "--compare-aiohttp",
+        action="store_true",
+        help="also go through a second connection speaking the same protocol over aiohttp "
+        "(bench/plugins), to see what the providers plugin's HTTP client (httpx) costs",
+    )
+    parser.add_argument(
+        "--server-env",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="extra environment for notewell serve (to see what a part costs)",
+    )
     parser.add_argument("--upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.upstream:
-        run_upstream(args.upstream)
+        (run_aiohttp_upstream if args.upstream_kind == "aiohttp" else run_upstream)(args.upstream)
         return
     upstream_port, notewell_port = free_port(), free_port()
-    upstream = subprocess.Popen([sys.executable, __file__, "--upstream", str(upstream_port)])
+    upstream = subprocess.Popen(
+        [
+            sys.executable,
+            __file__,
+            "--upstream",
+            str(upstream_port),
+            "--upstream-kind",
+            args.upstream_kind,
+        ]
+    )
+    extra = dict(item.split("=", 1) for item in args.server_env)
+    if args.compare_aiohttp:
+        extra["NOTEWELL_PLUGIN_DIRS"] = str(Path(__file__).parent / "plugins")
     with tempfile.TemporaryDirectory(prefix="notewell-bench-") as data_dir:
-        server = start_notewell(Path(data_dir), notewell_port)
+        server = start_notewell(Path(data_dir), notewell_port, extra)
         try:
             base = f"http://127.0.0.1:{notewell_port}"
             wait_for(f"{base}/health", server)
             wait_for(f"http://127.0.0.1:{upstream_port}/v1/models", upstream)
-            key = setup(base, upstream_port)
-            direct = Target("direct", upstream_port, "/v1/chat/completions", {})
-            notewell = Target(
-                "notewell",
-                notewell_port,
-                "/v1/chat/completions",
-                {"Authorization": f"Bearer {key}"},
-            )
-            results = asyncio.run(measure(direct, notewell, psutil.Process(server.pid), args))
-            report(results)
+            key = setup(base, upstream_port, args.compare_aiohttp)
+            bearer = {"Authorization": f"Bearer {key}"}
+            path = "/v1/chat/completions"
+            targets = [
+                Target("direct", upstream_port, path, {}),
+                Target("notewell", notewell_port, path, bearer),
+            ]
+            if args.compare_aiohttp:
+                targets.append(
+                    Target("via aiohttp", notewell_port, path, bearer, model=f"aio/{MODEL}")
+                )
+            results = asyncio.run(measure(targets, psutil.Process(server.pid), args))
+            print(f"upstream: {args.upstream_kind}; server environment: {extra or 'defaults'}")
+            report(results, [target.name for target in targets])
         finally:
             for process in (server, upstream):
                 process.terminate()
