@@ -129,6 +129,8 @@ class CeleryExecutor:
         except asyncio.CancelledError:
             self._abandon(job, follow)
             raise
+        with contextlib.suppress(RedisError):  # read in full; the outcome key stays
+            await self._client().delete(follow.keys.events, follow.keys.control)
         return _result(outcome)
 
     def _publish(self, job: StepJob) -> None:

@@ -299,8 +299,9 @@ async def test_a_worker_killed_mid_step_is_replaced_and_no_side_effect_runs_twic
     args = ["test.mark", {"path": str(effects), "line": "first"}, info]
     await asyncio.to_thread(celery.app.send_task, TASK_NAME, args, task_id=key, queue="batch")
     events = f"notewell:job:{key}:events"
+    assert not broker.exists(events)  # the server read it in full and dropped it
     await until(
-        lambda: [f["k"] for _, f in broker.xrange(events)].count("end") == 2,
+        lambda: [f["k"] for _, f in broker.xrange(events)] == ["end"],
         "the redelivered attempt to announce its stored outcome",
     )
     assert lines(effects) == ["first", "last"]
@@ -334,6 +335,15 @@ async def test_an_interactive_step_is_not_held_up_by_a_batch_backlog(
     assert chat.steps[0].executor == "celery"
     # the backlog has not moved meanwhile
     assert (await pipelines.get(batch.id, ALICE)).status == "running"
+    assert sum(m.exists() for m in markers) == 1
+    assert broker.llen("batch") == 2
+    # the worker keeps the message of its running step invisible past the visibility
+    # timeout (its heartbeat), so no other worker is handed it
+    [(tag, delivered)] = broker.zrange("unacked_index", 0, -1, withscores=True)
+    await until(
+        lambda: broker.zscore("unacked_index", tag) > delivered + VISIBILITY,
+        "the heartbeat to extend the message past its visibility timeout",
+    )
     assert sum(m.exists() for m in markers) == 1
     assert broker.llen("batch") == 2
     gate.touch()
