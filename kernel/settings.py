@@ -233,11 +233,12 @@ class Settings(_SourcedSettings):
         file_data = load_config_file()
         kernel_values = {k: v for k, v in file_data.items() if not isinstance(v, dict)}
         try:
-            return _bind(cls, ENV_PREFIX, kernel_values, **overrides)
+            settings: Settings = _bind(cls, ENV_PREFIX, kernel_values, **overrides)
         except ValidationError as exc:
             raise StartupError(
                 "Invalid settings:\n  " + "\n  ".join(describe_errors(exc, ENV_PREFIX))
             ) from None
+        return settings
 
 
 def _bind(model: type[Any], prefix: str, file_values: Mapping[str, Any], **init: Any) -> Any:

@@ -38,7 +38,8 @@ class NotewellGroup(click.Group):
         module_name = COMMAND_MODULES.get(name)
         if module_name is not None:
             module = importlib.import_module(module_name)
-            for command in module.commands:
+            commands: list[click.Command] = module.commands
+            for command in commands:
                 if command.name == name:
                     return command
         return self._plugin_commands().get(name)

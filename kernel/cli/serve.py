@@ -77,7 +77,7 @@ def _serve_in_process(config: Any, url: str) -> None:
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"Notewell {__version__} serving on {url} (pid {os.getpid()})")
-        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
 
     asyncio.run(main())
 

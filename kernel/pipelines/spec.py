@@ -148,7 +148,8 @@ class StepSpec(_Strict):
         None, description="Where it runs; by default inline, or worker for heavy steps."
     )
     resources: ResourcesSpec = Field(
-        default_factory=ResourcesSpec, description="What the step needs from the machine."
+        default_factory=lambda: ResourcesSpec.model_validate({}),
+        description="What the step needs from the machine.",
     )
     stream: bool = Field(False, description="Publish the step's chunks to watchers as it runs.")
     continue_on_error: bool = Field(

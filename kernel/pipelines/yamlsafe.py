@@ -12,6 +12,7 @@ and only ``true``/``false`` are booleans (YAML 1.2; ``yes``, ``no``, ``on`` and
 from __future__ import annotations
 
 import re
+from collections.abc import Hashable
 from dataclasses import dataclass
 from typing import Any
 
@@ -52,14 +53,14 @@ class BoundedLoader(yaml.SafeLoader):
         self.alias_count = 0
         self.depth = 0
 
-    def compose_node(self, parent: Node | None, index: Any) -> Node:
+    def compose_node(self, parent: Node | None, index: Any) -> Node | None:
         if self.check_event(yaml.AliasEvent):
             self.alias_count += 1
             if self.alias_count > MAX_ALIASES:
                 raise LimitExceeded(
                     "alias_limit",
                     f"more than {MAX_ALIASES} aliases (*name)",
-                    self.peek_event().start_mark,
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
                     "write the values out, or use fewer anchors",
                 )
             return super().compose_node(parent, index)
@@ -69,16 +70,16 @@ class BoundedLoader(yaml.SafeLoader):
                 raise LimitExceeded(
                     "too_deep",
                     f"nested more than {MAX_DEPTH} levels deep",
-                    self.peek_event().start_mark,
+                    self.peek_event().start_mark,  # type: ignore[no-untyped-call]
                     "flatten the structure",
                 )
             return super().compose_node(parent, index)
         finally:
             self.depth -= 1
 
-    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[str, Any]:
+    def construct_mapping(self, node: MappingNode, deep: bool = False) -> dict[Hashable, Any]:
         self.flatten_mapping(node)
-        mapping: dict[str, Any] = {}
+        mapping: dict[Hashable, Any] = {}
         for key_node, value_node in node.value:
             if not isinstance(key_node, ScalarNode):
                 raise ConstructorError(
@@ -100,7 +101,9 @@ def _unsupported(loader: BoundedLoader, node: Node) -> Any:
     )
 
 
-BoundedLoader.add_constructor("tag:yaml.org,2002:timestamp", BoundedLoader.construct_yaml_str)
+BoundedLoader.add_constructor(  # type: ignore[type-var]
+    "tag:yaml.org,2002:timestamp", BoundedLoader.construct_yaml_str
+)
 for _tag in ("binary", "set", "omap", "pairs"):
     BoundedLoader.add_constructor(f"tag:yaml.org,2002:{_tag}", _unsupported)
 
