@@ -68,7 +68,9 @@ def make_app(settings: Any, plugins: list[Any]) -> Callable[..., Any]:
     from notewell.kernel.app import create_app
 
     @contextlib.asynccontextmanager
-    async def factory(*, extra_plugins: tuple[Any, ...] = (), **overrides: Any) -> AsyncIterator[Any]:
+    async def factory(
+        *, extra_plugins: tuple[Any, ...] = (), **overrides: Any
+    ) -> AsyncIterator[Any]:
         merged = settings.model_copy(update=overrides) if overrides else settings
         app = create_app(merged, plugins=[*plugins, *_EXTRA_PLUGINS, *extra_plugins])
         app.testing = True
