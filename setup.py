@@ -16,6 +16,7 @@ ROOTS = {
 packages = []
 for name, folder in ROOTS.items():
     packages.append(name)
-    packages.extend(f"{name}.{sub}" for sub in find_packages(folder, exclude=["*.tests", "*.tests.*"]))
+    subpackages = find_packages(folder, exclude=["*.tests", "*.tests.*"])
+    packages.extend(f"{name}.{sub}" for sub in subpackages)
 
 setup(package_dir=ROOTS, packages=packages)
