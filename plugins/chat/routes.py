@@ -122,8 +122,14 @@ async def update_chat(chat_id: str, data: ChatUpdate) -> dict[str, Any]:
 @bp.delete("/<chat_id>")
 @policy.user
 async def delete_chat(chat_id: str) -> tuple[str, int]:
-    """Delete the chat with all its messages and its share link."""
-    await chat_state().chats.delete(current_actor(), chat_id)
+    """Delete the chat with all its messages and its share link (answers still being
+    written are stopped)."""
+    state = chat_state()
+    await state.chats.delete(current_actor(), chat_id)
+    for live in [
+        live for live in state.generations.live.values() if live.message.chat_id == chat_id
+    ]:
+        await state.generations.stop(live, wait=0)
     return "", 204
 
 

@@ -301,3 +301,15 @@ def api_for(settings):
         return api
 
     return make
+
+
+async def test_deleting_a_chat_stops_its_answers(api, client, connected):
+    connected.pieces, connected.delay = 300, 0.02
+    chat = await api.new_chat()
+    sending = asyncio.create_task(api.stream(chat["id"], "go", models=["slow"]))
+    await asyncio.wait_for(connected.started.wait(), 10)
+    response = await client.delete(f"/api/v1/chats/{chat['id']}", headers=ALICE)
+    assert response.status_code == 204
+    await eventually(lambda: asyncio.sleep(0, connected.disconnects == 1))
+    events = await asyncio.wait_for(sending, 10)
+    assert events[-1][0] == "end"

@@ -134,3 +134,57 @@ async def test_answers_a_crash_left_streaming_are_finished_at_start(make_app):
             await api.client.get(f"{url}/01answer00000000000000000c", headers=ALICE)
         )
         assert empty["status"] == "failed"
+
+
+async def test_another_tab_sees_the_chat_and_its_answer_through_socketio(
+    settings, plugins, upstream
+):
+    import socketio
+
+    async def tab(base: str, who: dict[str, str]) -> tuple[socketio.AsyncClient, list]:
+        client = socketio.AsyncClient(reconnection=False)
+        seen: list[tuple[str, dict]] = []
+
+        async def record(event: str, data: dict) -> None:
+            seen.append((event, data))
+
+        client.on("*", record)
+        await client.connect(base, headers=who, wait_timeout=15)
+        return client, seen
+
+    async with (
+        served(settings, plugins) as (_app, base),
+        httpx.AsyncClient(base_url=base, timeout=30) as http,
+    ):
+        await http.post(
+            "/api/v1/connections",
+            json={"name": "up", "type": "openai", "base_url": upstream.v1, "api_key": API_KEY},
+            headers=ADMIN,
+        )
+        other_tab, seen = await tab(base, ALICE)
+        bobs_tab, bob_saw = await tab(base, {"X-Test-Actor": "bob:user"})
+        try:
+            chat = (await http.post("/api/v1/chats", json={}, headers=ALICE)).json()
+            response = await http.post(
+                f"/api/v1/chats/{chat['id']}/messages",
+                json={"content": "hello tabs", "models": ["echo"], "stream": False},
+                headers=ALICE,
+            )
+            answer = response.json()["answers"][0]
+
+            async def arrived():
+                return any(
+                    event == "chat.message_updated"
+                    and data["data"]["message"]["id"] == answer["id"]
+                    for event, data in seen
+                )
+
+            await eventually(arrived)
+        finally:
+            await other_tab.disconnect()
+            await bobs_tab.disconnect()
+    topics = [event for event, _ in seen]
+    assert topics[0] == "chat.created" and "chat.message_created" in topics
+    chunks = [d["data"]["content"] for e, d in seen if e == "chat.message_chunk"]
+    assert "".join(chunks) == answer["content"] == "You said: hello tabs"
+    assert not [e for e, _ in bob_saw if e.startswith("chat.")]
