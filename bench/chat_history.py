@@ -1,10 +1,11 @@
-"""Chat history at scale: listing pages for a user with 10,000 chats against one with 10.
+"""Chat history at scale: listing pages for a user with 10,000 chats against one with 60.
 
 Builds an app in this process (SQLite in a temporary folder, or ``--database-url``),
 inserts the chats in bulk, then times through the HTTP API (Quart's test client) the
 first page of the chat list, a page 5,000 chats deep (by cursor), a tag filter, and
 loading a 1,000-message thread against a 10-message one. A flat list is the point: the
-10,000-chat user's pages should cost about what the 10-chat user's do.
+10,000-chat user's pages should cost about what the 60-chat user's do (both pages hold
+50 chats).
 
     .venv/bin/python bench/chat_history.py [--repeat 50] [--database-url URL]
 """
@@ -29,7 +30,7 @@ from notewell.plugins.chat.tree import successive_ids
 from notewell.testing.actors import HeaderActors, as_actor
 
 
-async def add_chats(app: Any, user: str, count: int) -> list[str]:
+async def add_chats(app: Any, user: str, count: int, tag_every: int = 20) -> list[str]:
     ids = successive_ids(count)
     now = datetime.now(UTC)
     rows = [
@@ -53,7 +54,7 @@ async def add_chats(app: Any, user: str, count: int) -> list[str]:
     async with app.kernel.db.session() as session:
         for start in range(0, count, 2000):
             await session.execute(insert(Chat), rows[start : start + 2000])
-        tags = [{"chat_id": c, "name": "work", "user_id": user} for c in ids[1::20]]
+        tags = [{"chat_id": c, "name": "work", "user_id": user} for c in ids[1::tag_every]]
         await session.execute(insert(Tag), tags)
     return ids
 
@@ -107,7 +108,7 @@ async def run(args: argparse.Namespace) -> None:
         app = create_app(settings, plugins=[HeaderActors()])
         async with app.test_app():
             many = await add_chats(app, "many", 10_000)
-            few = await add_chats(app, "few", 10)
+            few = await add_chats(app, "few", 60, tag_every=1)
             await add_thread(app, "many", many[-1], 1000)
             await add_thread(app, "few", few[-1], 10)
             client = app.test_client()
@@ -117,7 +118,7 @@ async def run(args: argparse.Namespace) -> None:
                 (
                     "page 5,000 chats deep",
                     f"/api/v1/chats?limit=50&cursor={many[5000]}",
-                    f"/api/v1/chats?limit=50&cursor={few[5]}",
+                    f"/api/v1/chats?limit=50&cursor={few[-1]}",
                 ),
                 ("tag filter", "/api/v1/chats?tag=work", "/api/v1/chats?tag=work"),
                 (
@@ -126,7 +127,7 @@ async def run(args: argparse.Namespace) -> None:
                     f"/api/v1/chats/{few[-1]}",
                 ),
             ]
-            print(f"{'request':32} {'10,000 chats':>13} {'10 chats':>10} {'ratio':>7}")
+            print(f"{'request':32} {'10,000 chats':>13} {'60 chats':>10} {'ratio':>7}")
             for label, big, small in rows:
                 big_ms = await timed(client, big, heavy, args.repeat)
                 small_ms = await timed(client, small, light, args.repeat)
