@@ -123,7 +123,7 @@ class Generations:
             if listener is not None:
                 live.attach(listener)
             self.live[live.id] = live
-            task = asyncio.get_running_loop().create_task(self._drive(live, answer, turn))
+            task = asyncio.get_running_loop().create_task(self._guarded(live, answer, turn))
             self._tasks.add(task)
             task.add_done_callback(self._tasks.discard)
             started.append(live)
@@ -168,6 +168,18 @@ class Generations:
             await asyncio.wait(set(self._tasks), timeout=self.settings.shutdown_grace_s)
 
     # -- one answer ----------------------------------------------------------------------
+
+    async def _guarded(self, live: Live, answer: Answer, turn: Turn) -> None:
+        """The task of one answer. Its boundary: whatever goes wrong, the answer ends
+        (``failed``, partial text kept) instead of spinning forever."""
+        try:
+            await self._drive(live, answer, turn)
+        except Exception:  # a bug or an outage; logged once, the answer still ends
+            log.exception("answer %s failed unexpectedly", live.id)
+            if live.final is None:
+                error = {"code": "internal_error", "message": "The answer could not be finished."}
+                status = "incomplete" if live.text else "failed"
+                await self._end(live, {"status": status, "error": error})
 
     async def _drive(self, live: Live, answer: Answer, turn: Turn) -> None:
         pipelines = self.kernel.pipelines

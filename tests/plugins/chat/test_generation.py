@@ -313,3 +313,19 @@ async def test_deleting_a_chat_stops_its_answers(api, client, connected):
     await eventually(lambda: asyncio.sleep(0, connected.disconnects == 1))
     events = await asyncio.wait_for(sending, 10)
     assert events[-1][0] == "end"
+
+
+async def test_an_unexpected_failure_still_ends_the_answer(
+    app, api, client, connected, monkeypatch
+):
+    from sqlalchemy.exc import OperationalError
+
+    async def broken(*args, **kwargs):
+        raise OperationalError("INSERT INTO kernel_run", {}, Exception("disk I/O error"))
+
+    monkeypatch.setattr(app.kernel.pipelines, "start_run", broken)
+    chat = await api.new_chat()
+    events = await api.stream(chat["id"], "still there?", models=["echo"])
+    done = next(data for name, data in events if name == "done")["message"]
+    assert done["status"] == "failed" and done["error"]["code"] == "internal_error"
+    assert (await api.chat(chat["id"]))["messages"][0]["content"] == "still there?"
