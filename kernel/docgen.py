@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import sys
 from pathlib import Path
+from typing import Any
 
 from notewell.kernel import hookspecs
 
@@ -100,9 +101,62 @@ def render() -> str:
     return "".join(sections).rstrip() + "\n"
 
 
+API_INTRO = """\
+# HTTP API
+
+Every route, who may call it, and what it does — generated from the app with all
+built-in plugins loaded (`python -m notewell.kernel.docgen api`). The machine-readable
+OpenAPI document is served at `/openapi.json` and browsable at `/api/docs`.
+
+- Errors are `application/problem+json` (RFC 9457) with `type`, `title`, `status`,
+  `detail`, a stable `code` and the `request_id`; routes under `/v1` answer in the
+  OpenAI error shape instead.
+- Authenticate with the session cookie (browser; send `X-CSRF-Token` on writes) or
+  `Authorization: Bearer <session token or API key>`.
+- Policies: `public` (anyone), `signed_in` (any account, even awaiting approval),
+  `user` (an approved account), `admin`, `requires:<action>` (a granted permission).
+
+| method | path | policy | what |
+|---|---|---|---|
+"""
+
+
+def render_api(app: Any) -> str:
+    """docs/api.md for ``app``: one row per route."""
+    from notewell.kernel.policy import policy_of
+
+    rows = []
+    for rule in app.url_map.iter_rules():
+        view = app.view_functions.get(rule.endpoint)
+        policy = policy_of(view)
+        doc = inspect.getdoc(view) or ""
+        summary = doc.strip().splitlines()[0] if doc.strip() else ""
+        for method in sorted((rule.methods or set()) - {"HEAD", "OPTIONS"}):
+            rows.append((rule.rule, method, policy.name if policy else "NONE", summary))
+    rows.sort()
+    lines = [f"| {m} | `{path}` | {policy} | {summary.replace('|', '/')} |"
+             for path, m, policy, summary in rows]
+    return API_INTRO + "\n".join(lines) + "\n"
+
+
+def _api_app() -> Any:
+    import tempfile
+
+    from notewell.kernel.app import create_app
+    from notewell.kernel.settings import Settings
+
+    data_dir = Path(tempfile.mkdtemp(prefix="notewell-docgen-"))
+    return create_app(Settings.load(data_dir=data_dir, secret_key="docgen-" * 6,
+                                    log_level="ERROR"))
+
+
 def main() -> None:
-    target = Path(sys.argv[1]) if len(sys.argv) > 1 else Path("docs/plugins.md")
-    target.write_text(render())
+    """``python -m notewell.kernel.docgen [api]``: rewrite docs/plugins.md or docs/api.md."""
+    if sys.argv[1:2] == ["api"]:
+        target, text = Path("docs/api.md"), render_api(_api_app())
+    else:
+        target, text = Path("docs/plugins.md"), render()
+    target.write_text(text)
     print(f"wrote {target}")
 
 

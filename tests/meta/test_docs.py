@@ -30,3 +30,10 @@ def test_every_hook_is_exercised_by_a_test():
     )
     untested = [name for name in docgen.hook_names() if f"def {name}(" not in sources]
     assert not untested, f"hooks with no implementation in any test: {untested}"
+
+
+def test_api_reference_lists_every_route(app):
+    committed = (ROOT / "docs" / "api.md").read_text()
+    assert committed == docgen.render_api(app), (
+        "docs/api.md is stale: run `python -m notewell.kernel.docgen api`"
+    )
