@@ -199,7 +199,8 @@ class CeleryExecutor:
             pipe.expire(follow.keys.control, KEEP_S)
             await pipe.execute()
             await asyncio.to_thread(self.app.control.revoke, job.key)
-            if not follow.ended and not await self._ends_within(follow, self.cancel_grace):
+            ended = follow.ended or await self._ends_within(follow, self.cancel_grace)
+            if follow.started and not ended:
                 log.warning("step attempt %s ignored its cancel; killing its process", job.key)
                 await asyncio.to_thread(
                     self.app.control.revoke, job.key, terminate=True, signal="SIGKILL"
@@ -208,7 +209,8 @@ class CeleryExecutor:
             log.warning("could not cancel step attempt %s on Celery", job.key, exc_info=True)
 
     async def _ends_within(self, follow: _Follow, seconds: float) -> bool:
-        """Whether the attempt's ``end`` arrives within ``seconds``."""
+        """Whether the attempt's ``end`` arrives within ``seconds`` (a message still
+        queued has no process to kill: the worker that receives it drops it)."""
         redis = self._client()
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
@@ -219,6 +221,7 @@ class CeleryExecutor:
                     )
                     for entry_id, fields in reply[0][1] if reply else []:
                         follow.last = entry_id
+                        follow.started |= fields.get("k") == "started"
                         if fields.get("k") == "end":
                             return True
         return False

@@ -38,7 +38,7 @@ from notewell.kernel.settings import Settings
 
 HERE = Path(__file__).parent
 NOTEWELL = Path(sys.executable).with_name("notewell")
-VISIBILITY = 2  # seconds: a killed worker's message goes back to its queue quickly
+VISIBILITY = 4  # seconds: a killed worker's message goes back to its queue soon
 _databases = itertools.count()
 
 # -- fixtures ------------------------------------------------------------------------------
@@ -79,9 +79,8 @@ def plugins(plugins: list[Any]) -> list[Any]:
 def celery(pipelines: Any) -> Any:
     """The app's Celery executor, with short waits for the tests."""
     executor = pipelines.executors["celery"]
-    executor.cancel_grace = 1.0
     executor.idle_check = 0.5
-    executor.orphan_after = 3.0
+    executor.orphan_after = 600.0  # a test that wants it short says so
     return executor
 
 
@@ -297,9 +296,9 @@ async def test_a_worker_killed_mid_step_is_replaced_and_no_side_effect_runs_twic
     key = f"{done.id}:first:1"
     info = {"run_id": done.id, "step_id": "first", "attempt": 1, "actor": ALICE.to_public()}
     args = ["test.mark", {"path": str(effects), "line": "first"}, info]
-    await asyncio.to_thread(celery.app.send_task, TASK_NAME, args, task_id=key, queue="batch")
     events = f"notewell:job:{key}:events"
     assert not broker.exists(events)  # the server read it in full and dropped it
+    await asyncio.to_thread(celery.app.send_task, TASK_NAME, args, task_id=key, queue="batch")
     await until(
         lambda: [f["k"] for _, f in broker.xrange(events)] == ["end"],
         "the redelivered attempt to announce its stored outcome",
@@ -339,6 +338,7 @@ async def test_an_interactive_step_is_not_held_up_by_a_batch_backlog(
     assert broker.llen("batch") == 2
     # the worker keeps the message of its running step invisible past the visibility
     # timeout (its heartbeat), so no other worker is handed it
+    await until(lambda: broker.zcard("unacked_index") == 1, "the chat step's ack")
     [(tag, delivered)] = broker.zrange("unacked_index", 0, -1, withscores=True)
     await until(
         lambda: broker.zscore("unacked_index", tag) > delivered + VISIBILITY,
@@ -383,6 +383,7 @@ async def test_a_gpu_step_goes_to_the_gpu_queue_and_a_cancelled_one_never_runs(
 async def test_a_step_whose_worker_dies_with_no_replacement_fails_clearly(
     pipelines, celery, start_worker, tmp_path
 ):
+    celery.orphan_after = 3.0
     marker, gate = tmp_path / "marker", tmp_path / "gate"
     worker = await start_worker(queues="batch")
     handle = await pipelines.start_run(pipeline(gate_step("g", marker, gate)), actor=ALICE)
