@@ -32,6 +32,14 @@ from e2e_support import PASSWORD
 
 from notewell.testing import service_unavailable
 
+# these machines are shared and often loaded: give web assertions time, not flakiness
+try:
+    from playwright.sync_api import expect
+
+    expect.set_options(timeout=15_000)
+except ImportError:  # the browser tests skip (or fail under CI) on their own
+    pass
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
