@@ -1,14 +1,15 @@
-"""What every HTTP provider shares: one httpx client per connection, error mapping and
+"""What every HTTP provider shares: one aiohttp session per connection, error mapping and
 the two stream framings upstreams use (server-sent events and newline-delimited JSON)."""
 
 from __future__ import annotations
 
+import codecs
 import contextlib
 import json
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
-import httpx
+import aiohttp
 
 from notewell.plugins.providers.errors import (
     ProviderError,
@@ -25,72 +26,90 @@ from notewell.plugins.providers.interface import ConnectionConfig, Provider
 MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body read to find the upstream's message."""
 
+POOL_SIZE = 128
+"""Open connections a provider keeps to its upstream (all kept alive between requests)."""
+
+KEEPALIVE_S = 60.0
+"""How long an idle upstream connection stays open for the next request."""
+
 
 class HttpProvider(Provider):
-    """A provider that talks HTTP to ``base_url`` through one shared ``httpx.AsyncClient``."""
+    """A provider that talks HTTP to ``base_url`` through one ``aiohttp.ClientSession``."""
 
     def __init__(self, config: ConnectionConfig) -> None:
         self.config = config
         self.name = config.name
         self.base_url = (config.base_url or self.default_base_url or "").rstrip("/")
-        self._client: httpx.AsyncClient | None = None
+        self._session: aiohttp.ClientSession | None = None
 
     def auth_headers(self) -> dict[str, str]:
         """Headers that carry the API key; the default sends none."""
         return {}
 
     @property
-    def client(self) -> httpx.AsyncClient:
-        """The connection's client, made on first use (inside the running loop)."""
-        if self._client is None:
-            timeout = httpx.Timeout(
-                self.config.read_timeout_s, connect=self.config.connect_timeout_s
+    def session(self) -> aiohttp.ClientSession:
+        """The connection's session, made on first use (inside the running loop)."""
+        if self._session is None or self._session.closed:
+            timeout = aiohttp.ClientTimeout(
+                total=None,
+                connect=self.config.connect_timeout_s + self.config.read_timeout_s,
+                sock_connect=self.config.connect_timeout_s,
+                sock_read=self.config.read_timeout_s,
             )
-            self._client = httpx.AsyncClient(
-                base_url=self.base_url,
+            connector = aiohttp.TCPConnector(limit=POOL_SIZE, keepalive_timeout=KEEPALIVE_S)
+            self._session = aiohttp.ClientSession(
+                connector=connector,
                 headers=self.auth_headers(),
                 timeout=timeout,
-                limits=httpx.Limits(max_connections=100, max_keepalive_connections=20),
+                trust_env=True,  # proxies from the environment, as before (httpx's default)
             )
-        return self._client
+        return self._session
 
     async def aclose(self) -> None:
-        client, self._client = self._client, None
-        if client is not None:
-            await client.aclose()
+        session, self._session = self._session, None
+        if session is not None:
+            await session.close()
+
+    def url(self, path: str) -> str:
+        """The absolute URL of ``path`` (which starts with "/") under ``base_url``."""
+        return self.base_url + path
 
     # -- plain requests --------------------------------------------------------------
 
     async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request and return its JSON body; upstream errors become ProviderErrors."""
         with self.translate_errors():
-            response = await self.client.request(method, path, **kwargs)
-            if response.status_code >= 400:
-                raise self.error_for(response.status_code, response.headers, response.content)
-            try:
-                return response.json()
-            except ValueError:
-                raise self.malformed("the upstream's answer is not JSON") from None
+            async with self.session.request(method, self.url(path), **kwargs) as response:
+                body = await response.read()
+        if response.status >= 400:
+            raise self.error_for(response.status, response.headers, body)
+        try:
+            return json.loads(body)
+        except ValueError:
+            raise self.malformed("the upstream's answer is not JSON") from None
 
     @contextlib.asynccontextmanager
     async def open_stream(
         self, method: str, path: str, **kwargs: Any
-    ) -> AsyncIterator[httpx.Response]:
+    ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Open a streamed response; leaving the block closes it (and so the upstream)."""
         with self.translate_errors():
-            request = self.client.build_request(method, path, **kwargs)
-            response = await self.client.send(request, stream=True)
-            try:
-                if response.status_code >= 400:
+            response = await self.session.request(method, self.url(path), **kwargs)
+        try:
+            if response.status >= 400:
+                with self.translate_errors():
                     body = await _read_some(response)
-                    raise self.error_for(response.status_code, response.headers, body)
-                yield response
-            finally:
-                await response.aclose()
+                raise self.error_for(response.status, response.headers, body)
+            yield response
+        finally:
+            if response.content.at_eof():
+                response.release()  # read to its end: the connection goes back to the pool
+            else:
+                response.close()  # left early: drop the connection, so the upstream stops
 
     # -- framing ---------------------------------------------------------------------
 
-    async def sse_events(self, response: httpx.Response) -> AsyncIterator[tuple[str, str]]:
+    async def sse_events(self, response: aiohttp.ClientResponse) -> AsyncIterator[tuple[str, str]]:
         """Yield ``(event, data)`` for each server-sent event (event is "" when unnamed)."""
         event, data = "", []
         async for line in self.lines(response):
@@ -110,17 +129,25 @@ class HttpProvider(Provider):
         if data:
             yield event, "\n".join(data)
 
-    async def ndjson(self, response: httpx.Response) -> AsyncIterator[dict[str, Any]]:
+    async def ndjson(self, response: aiohttp.ClientResponse) -> AsyncIterator[dict[str, Any]]:
         """Yield each JSON object of a newline-delimited JSON stream."""
         async for line in self.lines(response):
             if line.strip():
                 yield self.parse_json(line)
 
-    async def lines(self, response: httpx.Response) -> AsyncIterator[str]:
-        """The response's lines; a dropped connection becomes ``upstream_stream_broken``."""
+    async def lines(self, response: aiohttp.ClientResponse) -> AsyncIterator[str]:
+        """The response's lines (ended by "\\n" or "\\r\\n", of any length); a dropped
+        connection becomes ``upstream_stream_broken``."""
+        decoder = codecs.getincrementaldecoder("utf-8")("replace")
+        pending = ""
         with self.translate_errors():
-            async for line in response.aiter_lines():
-                yield line
+            async for chunk in response.content.iter_any():
+                *complete, pending = (pending + decoder.decode(chunk)).split("\n")
+                for line in complete:
+                    yield line[:-1] if line.endswith("\r") else line
+        pending += decoder.decode(b"", final=True)
+        if pending:
+            yield pending[:-1] if pending.endswith("\r") else pending
 
     def parse_json(self, text: str) -> Any:
         """Parse one JSON payload of a stream; garbage becomes ``upstream_malformed``."""
@@ -135,19 +162,29 @@ class HttpProvider(Provider):
 
     @contextlib.contextmanager
     def translate_errors(self) -> Any:
-        """Turn httpx's transport errors into ProviderErrors naming this connection."""
+        """Turn aiohttp's transport errors into ProviderErrors naming this connection."""
         try:
             yield
-        except httpx.TimeoutException as exc:
+        except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
             raise UpstreamTimeout(
                 f"Connection {self.name!r} timed out ({type(exc).__name__}).", connection=self.name
             ) from None
-        except (httpx.RemoteProtocolError, httpx.ReadError) as exc:
+        except aiohttp.ClientConnectorError as exc:
+            raise UpstreamUnreachable(
+                f"Connection {self.name!r} could not reach {self.base_url}: {exc or type(exc)}",
+                connection=self.name,
+            ) from None
+        except (
+            aiohttp.ServerDisconnectedError,
+            aiohttp.ClientPayloadError,
+            aiohttp.ClientOSError,
+            aiohttp.ClientResponseError,
+        ) as exc:
             raise StreamBroken(
                 f"Connection {self.name!r} dropped the response before it ended: {exc}",
                 connection=self.name,
             ) from None
-        except httpx.TransportError as exc:
+        except aiohttp.ClientError as exc:
             raise UpstreamUnreachable(
                 f"Connection {self.name!r} could not reach {self.base_url}: {exc or type(exc)}",
                 connection=self.name,
@@ -163,7 +200,7 @@ class HttpProvider(Provider):
         """The error for a stream that stopped early."""
         return StreamBroken(f"Connection {self.name!r}: {why}.", connection=self.name)
 
-    def error_for(self, status: int, headers: httpx.Headers, body: bytes) -> ProviderError:
+    def error_for(self, status: int, headers: Mapping[str, str], body: bytes) -> ProviderError:
         """The ProviderError that fits an upstream error response."""
         detail = upstream_message(body) or f"HTTP {status}"
         return status_error(self.name, status, detail, headers.get("retry-after"))
@@ -212,10 +249,11 @@ def upstream_message(body: bytes) -> str:
     return str(error)[:300]
 
 
-async def _read_some(response: httpx.Response) -> bytes:
+async def _read_some(response: aiohttp.ClientResponse) -> bytes:
     body = b""
-    async for chunk in response.aiter_bytes():
-        body += chunk
-        if len(body) >= MAX_ERROR_BODY:
+    while len(body) < MAX_ERROR_BODY:
+        chunk = await response.content.read(MAX_ERROR_BODY - len(body))
+        if not chunk:
             break
+        body += chunk
     return body
