@@ -265,7 +265,9 @@ class ControlWatcher(threading.Thread):
                 self.on_cancel()
 
 
-def _cancel(loop: asyncio.AbstractEventLoop, job: asyncio.Task[Any], cancel: Any) -> None:
+def _cancel(
+    loop: asyncio.AbstractEventLoop, job: asyncio.Task[Any], cancel: CrossThreadCancel
+) -> None:
     """From the watcher thread: ``ctx.cancelled`` is true at once, then the task is cancelled."""
     cancel.flag.set()
 
@@ -302,8 +304,17 @@ def heartbeat_step(runtime: WorkerRuntime) -> type[bootsteps.StartStopStep]:
     return Heartbeat
 
 
+class _NoBackendNotes(logging.Filter):
+    """Drops Celery's note that a revoked task cannot be marked in a result backend:
+    Notewell has none by design (outcomes travel through Redis streams)."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        return not record.getMessage().startswith("Failed to mark task")
+
+
 def install(app: Celery, runtime: WorkerRuntime) -> None:
     """Register the step task and the heartbeat on a worker's Celery app."""
+    logging.getLogger("celery.worker.control").addFilter(_NoBackendNotes())
 
     @app.task(name=TASK_NAME, bind=True, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
     def run_step(task: Any, step: str, inputs: dict[str, Any], info: dict[str, Any]) -> None:

@@ -11,6 +11,7 @@ on how long anything took.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import itertools
 import json
 import os
@@ -113,14 +114,16 @@ class Worker:
         self.process.wait()
 
     def stop(self) -> None:
-        if self.process.poll() is not None:
-            return
-        os.killpg(self.process.pid, signal.SIGTERM)
-        try:
-            self.process.wait(30)
-        except subprocess.TimeoutExpired:
+        """A warm shutdown (SIGTERM to the main process); the group is killed if it hangs."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        with contextlib.suppress(ProcessLookupError):  # pool processes left behind
             os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait()
 
 
 @pytest.fixture
@@ -242,7 +245,7 @@ async def test_one_pipeline_gives_the_same_outputs_inline_in_the_pool_and_on_cel
 async def test_cancelling_a_run_stops_its_step_on_the_worker(
     pipelines, celery, start_worker, broker, tmp_path
 ):
-    await start_worker()
+    worker = await start_worker()
     marker, gate = tmp_path / "marker", tmp_path / "gate"
     handle = await pipelines.start_run(pipeline(gate_step("g", marker, gate)), actor=ALICE)
     await until(marker.exists, "the step to start on the worker")
@@ -251,6 +254,8 @@ async def test_cancelling_a_run_stops_its_step_on_the_worker(
     assert run.error["code"] == "run_cancelled"
     assert (run.steps[0].status, run.steps[0].executor) == ("cancelled", "celery")
     await until(Path(f"{marker}.cancelled").exists, "the step to see ctx.cancelled")
+    revoked = f"Tasks flagged as revoked: {handle.id}:g:1"
+    await until(lambda: revoked in worker.log.read_text(), "the task to be revoked")
     await until(lambda: outcome(broker, f"{handle.id}:g:1") is not None, "the attempt's end")
     assert outcome(broker, f"{handle.id}:g:1") == {"status": "cancelled"}
     gate.touch()  # the worker process is free for the next step
