@@ -1,5 +1,11 @@
 """Moving-window counting in Redis, falling back to memory while Redis is unreachable.
 
+In memory the window is kept per (class, limit, identity) as at most ``SLOTS`` time
+slots with their counts, in a deque: each hit drops the slots that left the window and
+adds to the newest, so its work is constant, it awaits nothing (no lock, no thread, no
+task) and its memory is bounded whatever the rate. A slot leaves the window when its
+last hit does, so no window ever holds more than the limit.
+
 When a Redis call fails the limiter counts in process memory and tries Redis again
 every ``retry_seconds``; the first call that succeeds switches back. Counts made in
 memory meanwhile stay in memory (a brief outage lets a client through at most one
@@ -8,15 +14,15 @@ extra window's worth per process, which beats refusing everyone or no one).
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import math
 import time
+from collections import deque
+from collections.abc import Iterable
 from dataclasses import dataclass
 
 from limits import RateLimitItem, parse_many
-from limits.aio.storage import MemoryStorage, RedisStorage
+from limits.aio.storage import RedisStorage
 from limits.aio.strategies import MovingWindowRateLimiter
 from limits.errors import StorageError
 
@@ -52,8 +58,7 @@ class Limiter:
             name: parse_many(text) for name, text in classes.items()
         }
         self.retry_seconds = retry_seconds
-        self._memory_storage = MemoryStorage()
-        self._memory = MovingWindowRateLimiter(self._memory_storage)
+        self._memory = MemoryWindows()
         self._pool = None
         self._redis: MovingWindowRateLimiter | None = None
         if redis_url:
@@ -84,31 +89,89 @@ class Limiter:
                     log.info("Redis reachable again; counting there")
                 self.backend = "redis"
                 return decision
-        return await self._hit(self._memory, items, route_class, identity)
+        return tightest(
+            self._memory.hit(item.amount, item.get_expiry(), route_class, identity)
+            for item in items
+        )
 
     async def _hit(self, limiter: MovingWindowRateLimiter, items: list[RateLimitItem],
                    route_class: str, identity: str) -> Decision:
-        tightest: Decision | None = None
+        decisions = []
         for item in items:
             allowed = await limiter.hit(item, route_class, identity)
             stats = await limiter.get_window_stats(item, route_class, identity)
-            decision = Decision(
+            decisions.append(Decision(
                 allowed=allowed, limit=item.amount, remaining=max(0, stats.remaining),
                 reset_seconds=max(0, math.ceil(stats.reset_time - time.time())),
-            )
-            if tightest is None or (tightest.allowed and not allowed) or (
-                allowed == tightest.allowed and decision.remaining < tightest.remaining
-            ):
-                tightest = decision
-        assert tightest is not None
-        return tightest
+            ))
+        return tightest(decisions)
 
     async def close(self) -> None:
-        """Release the Redis connections and the memory store's expiry task."""
+        """Release the Redis connections."""
         if self._pool is not None:
             await self._pool.disconnect()
-        timer = getattr(self._memory_storage, "timer", None)
-        if timer is not None and not timer.done():
-            timer.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await timer
+
+
+def tightest(decisions: Iterable[Decision]) -> Decision:
+    """The decision that binds: a refusal over an allowance, then the fewest remaining."""
+    return min(decisions, key=lambda decision: (decision.allowed, decision.remaining))
+
+
+SLOTS = 100
+"""Time slots a window is kept in (so hits 1/SLOTS of a window apart share a slot)."""
+
+SWEEP_SECONDS = 60.0
+"""How often the windows of identities that stopped sending are forgotten."""
+
+
+class _Window:
+    __slots__ = ("period", "slots", "total")
+
+    def __init__(self, period: float) -> None:
+        self.period = period
+        self.slots: deque[list[float]] = deque()  # [slot number, last hit's time, count]
+        self.total = 0
+
+
+class MemoryWindows:
+    """Moving windows in process memory (see the module's docstring)."""
+
+    def __init__(self) -> None:
+        self._windows: dict[tuple[str, str, int, float], _Window] = {}
+        self._sweep_at = time.monotonic() + SWEEP_SECONDS
+
+    def hit(self, amount: int, period: float, route_class: str, identity: str) -> Decision:
+        """Count one hit against ``amount`` per ``period`` seconds, unless it is over."""
+        now = time.monotonic()
+        if now >= self._sweep_at:
+            self._sweep(now)
+        key = (route_class, identity, amount, period)
+        window = self._windows.get(key)
+        if window is None:
+            window = self._windows[key] = _Window(period)
+        slots = window.slots
+        while slots and slots[0][1] + period <= now:
+            window.total -= int(slots.popleft()[2])
+        allowed = window.total < amount
+        if allowed:
+            number = now * SLOTS // period
+            if slots and slots[-1][0] == number:
+                slots[-1][1] = now
+                slots[-1][2] += 1
+            else:
+                slots.append([number, now, 1])
+            window.total += 1
+        reset = slots[0][1] + period - now if slots else 0.0
+        return Decision(
+            allowed=allowed, limit=amount, remaining=max(0, amount - window.total),
+            reset_seconds=max(0, math.ceil(reset)),
+        )
+
+    def _sweep(self, now: float) -> None:
+        self._sweep_at = now + SWEEP_SECONDS
+        stale = [
+            key for key, window in self._windows.items()
+            if not window.slots or window.slots[-1][1] + window.period <= now
+        ]
+        for key in stale:
+            del self._windows[key]
