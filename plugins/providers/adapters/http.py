@@ -6,6 +6,8 @@ from __future__ import annotations
 import codecs
 import contextlib
 import json
+import urllib.parse
+import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import Any
 
@@ -41,6 +43,7 @@ class HttpProvider(Provider):
         self.name = config.name
         self.base_url = (config.base_url or self.default_base_url or "").rstrip("/")
         self._session: aiohttp.ClientSession | None = None
+        self._proxy: str | None = None
 
     def auth_headers(self) -> dict[str, str]:
         """Headers that carry the API key; the default sends none."""
@@ -61,8 +64,8 @@ class HttpProvider(Provider):
                 connector=connector,
                 headers=self.auth_headers(),
                 timeout=timeout,
-                trust_env=True,  # proxies from the environment, as before (httpx's default)
             )
+            self._proxy = env_proxy(self.base_url)
         return self._session
 
     async def aclose(self) -> None:
@@ -79,7 +82,9 @@ class HttpProvider(Provider):
     async def request_json(self, method: str, path: str, **kwargs: Any) -> Any:
         """Send one request and return its JSON body; upstream errors become ProviderErrors."""
         with self.translate_errors():
-            async with self.session.request(method, self.url(path), **kwargs) as response:
+            async with self.session.request(
+                method, self.url(path), proxy=self._proxy, **kwargs
+            ) as response:
                 body = await response.read()
         if response.status >= 400:
             raise self.error_for(response.status, response.headers, body)
@@ -94,7 +99,9 @@ class HttpProvider(Provider):
     ) -> AsyncIterator[aiohttp.ClientResponse]:
         """Open a streamed response; leaving the block closes it (and so the upstream)."""
         with self.translate_errors():
-            response = await self.session.request(method, self.url(path), **kwargs)
+            response = await self.session.request(
+                method, self.url(path), proxy=self._proxy, **kwargs
+            )
         try:
             if response.status >= 400:
                 with self.translate_errors():
@@ -204,6 +211,16 @@ class HttpProvider(Provider):
         """The ProviderError that fits an upstream error response."""
         detail = upstream_message(body) or f"HTTP {status}"
         return status_error(self.name, status, detail, headers.get("retry-after"))
+
+
+def env_proxy(url: str) -> str | None:
+    """The proxy the environment names for ``url`` (``HTTPS_PROXY``, ``NO_PROXY``…), as
+    httpx honoured it. Read once per session: aiohttp's ``trust_env`` would read it, and
+    the netrc file, on every request."""
+    parts = urllib.parse.urlsplit(url)
+    if not parts.hostname or urllib.request.proxy_bypass(parts.hostname):
+        return None
+    return urllib.request.getproxies().get(parts.scheme)
 
 
 def status_error(

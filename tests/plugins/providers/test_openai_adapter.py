@@ -6,6 +6,7 @@ import socket
 
 import pytest
 
+from notewell.plugins.providers.adapters.http import env_proxy
 from notewell.plugins.providers.adapters.openai import OpenAIProvider
 from notewell.plugins.providers.errors import UpstreamTimeout, UpstreamUnreachable
 from notewell.plugins.providers.interface import ConnectionConfig
@@ -83,3 +84,14 @@ class TestOpenAIProvider(WireContract):
             await provider.list_models()
         assert caught.value.code == "upstream_unreachable"
         assert "fake-openai" in caught.value.message
+
+
+def test_the_environments_proxy_is_read_once_and_honours_no_proxy(monkeypatch):
+    for name in ("http_proxy", "https_proxy", "no_proxy", "all_proxy", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.test:3128")
+    monkeypatch.delenv("HTTP_PROXY", raising=False)
+    monkeypatch.setenv("NO_PROXY", "internal.test")
+    assert env_proxy("https://api.openai.com/v1") == "http://proxy.test:3128"
+    assert env_proxy("https://internal.test/v1") is None
+    assert env_proxy("http://plain.test/v1") is None
