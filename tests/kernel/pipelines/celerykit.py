@@ -87,7 +87,24 @@ class GateOnce(Gate):
     idempotent = False
 
 
+class ServerOnly(Step):
+    """A step the test's server has and its workers do not."""
+
+    name = "test.server_only"
+    heavy = True
+
+    class Inputs(BaseModel):
+        pass
+
+    class Outputs(BaseModel):
+        pass
+
+    async def run(self, inputs: Inputs, ctx: StepContext) -> Outputs:
+        return self.Outputs()
+
+
 STEPS: list[type[Step]] = [Mark, Gate, GateOnce]
+"""What the workers' plugin registers (with stepkit's steps)."""
 
 
 class CeleryKit:
@@ -97,4 +114,4 @@ class CeleryKit:
 
     @hookimpl
     def register_steps(self) -> list[type[Step]]:
-        return STEPS
+        return [*STEPS, ServerOnly]

@@ -28,7 +28,7 @@ import pytest
 from celerykit import PLUGIN_SOURCE, CeleryKit
 from click.testing import CliRunner
 from redis import Redis
-from stepkit import ALICE, pipeline
+from stepkit import ALICE, ROOT, pipeline
 
 from notewell.kernel.celery_app import TASK_NAME, VISIBILITY_TIMEOUT_S, create_celery_app
 from notewell.kernel.cli import main as cli_main
@@ -242,6 +242,21 @@ async def test_one_pipeline_gives_the_same_outputs_inline_in_the_pool_and_on_cel
 
 @pytest.mark.integration
 @pytest.mark.slow
+async def test_errors_on_a_worker_keep_their_code_and_the_workers_own_step_registry(
+    pipelines, celery, start_worker
+):
+    await start_worker()
+    failed = await pipelines.run(pipeline({"id": "h", "uses": "test.heavy_fail"}), actor=ROOT)
+    assert failed.error["code"] == "worker_said_no"
+    assert failed.error["message"] == "step 'h' (test.heavy_fail) failed: no luck in the worker"
+    assert "stepkit.py" in failed.traceback  # the worker's own traceback
+    missing = await pipelines.run(pipeline({"id": "s", "uses": "test.server_only"}), actor=ALICE)
+    assert missing.steps[0].executor == "celery"
+    assert missing.error["code"] == "unknown_step"  # the worker does not load that plugin
+
+
+@pytest.mark.integration
+@pytest.mark.slow
 async def test_cancelling_a_run_stops_its_step_on_the_worker(
     pipelines, celery, start_worker, broker, tmp_path
 ):
@@ -262,6 +277,45 @@ async def test_cancelling_a_run_stops_its_step_on_the_worker(
     after = await pipelines.run(pipeline(gate_step("g", tmp_path / "next", gate)), actor=ALICE)
     assert after.status == "succeeded"
     assert lines(tmp_path / "next") == lines(marker)  # the same process
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_cancel_reaches_cpu_bound_steps_and_a_deaf_one_has_its_process_killed(
+    pipelines, celery, start_worker, broker, tmp_path
+):
+    await start_worker()
+    gate = tmp_path / "gate"
+    gate.touch()
+
+    async def pid_of_next_step(name: str) -> str:
+        run = await pipelines.run(pipeline(gate_step("g", tmp_path / name, gate)), actor=ALICE)
+        assert run.status == "succeeded"
+        return lines(tmp_path / name)[0]
+
+    async def cancel_when_started(step: str) -> str:
+        handle = await pipelines.start_run(pipeline({"id": "x", "uses": step}), actor=ALICE)
+        key = f"{handle.id}:x:1"
+        await until(lambda: broker.exists(f"notewell:job:{key}:claim"), f"{step} to start")
+        assert (await pipelines.cancel(handle.id, ALICE)).status == "cancelled"
+        return key
+
+    first = await pid_of_next_step("a")
+    polite = await cancel_when_started("test.patient")  # checks ctx.check_cancelled()
+    await until(lambda: outcome(broker, polite) is not None, "the polite step to stop")
+    assert outcome(broker, polite) == {"status": "cancelled"}
+    assert await pid_of_next_step("b") == first  # it stopped by itself
+
+    celery.cancel_grace = 0.5
+    deaf = await cancel_when_started("test.spin")  # ignores cancels
+    second = await pid_of_next_step("c")
+    assert second != first  # its process was killed, and a fresh one took over
+    # Celery acknowledged the message of the step it killed: nothing runs it again
+    await until(
+        lambda: broker.zcard("unacked_index") == broker.llen("batch") == 0,
+        "every message to be acknowledged",
+    )
+    assert outcome(broker, deaf) is None
 
 
 @pytest.mark.integration
