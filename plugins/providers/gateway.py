@@ -242,7 +242,7 @@ class ModelGateway:
         """The whole answer of the requested model."""
         request = parse_request(request)
         entry, provider = await self.resolve(actor, request.model)
-        result = await provider.chat(request.model_copy(update={"model": entry.upstream_id}))
+        result = await provider.chat(_for_upstream(request, entry.upstream_id))
         result.model = entry.id
         return result
 
@@ -250,8 +250,7 @@ class ModelGateway:
         """A stream of the answer; close it to cancel the upstream request."""
         request = parse_request(request)
         entry, provider = await self.resolve(actor, request.model)
-        upstream = request.model_copy(update={"model": entry.upstream_id})
-        return ChatStream(provider.stream(upstream), entry.id)
+        return ChatStream(provider.stream(_for_upstream(request, entry.upstream_id)), entry.id)
 
     async def embed(self, actor: Actor, model: str, texts: list[str]) -> EmbeddingResult:
         """Vectors for ``texts``, in order."""
@@ -282,6 +281,13 @@ class ModelGateway:
         self._catalog = None
         for provider in providers:
             await provider.aclose()
+
+
+def _for_upstream(request: ChatRequest, upstream_id: str) -> ChatRequest:
+    """``request`` naming the model as its upstream knows it (copied only when that differs)."""
+    if request.model == upstream_id:
+        return request
+    return request.model_copy(update={"model": upstream_id})
 
 
 def parse_request(request: ChatRequest | dict[str, Any]) -> ChatRequest:
