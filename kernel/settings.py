@@ -110,7 +110,9 @@ class Settings(_SourcedSettings):
         None, description="Redis URL for the event bus, Socket.IO fan-out and rate limits."
     )
     broker_url: str | None = Field(
-        None, description="Celery broker URL; empty means the Redis URL, if any."
+        None,
+        description="Celery broker (a Redis URL): heavy steps then go to `notewell worker` "
+        "processes; empty means they run in the server's local worker pool.",
     )
     secret_key: SecretStr | None = Field(
         None,
@@ -180,7 +182,9 @@ class Settings(_SourcedSettings):
 
     @property
     def effective_broker_url(self) -> str | None:
-        return self.broker_url or self.redis_url
+        """The Celery broker. Only an explicit broker turns Celery on: setting Redis for
+        the bus must not make heavy steps wait for workers nobody started."""
+        return self.broker_url
 
     def ensure_secret_key(self) -> str:
         """The signing key: the configured one, else one kept in the data folder."""

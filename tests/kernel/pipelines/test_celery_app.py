@@ -46,9 +46,17 @@ def test_the_kernel_without_a_broker_never_imports_celery(tmp_path):
 def test_with_a_broker_heavy_steps_go_to_celery(settings):
     from notewell.kernel.app import create_app
 
-    app = create_app(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    app = create_app(settings.model_copy(update={"broker_url": "redis://127.0.0.1:1/0"}))
     assert app.kernel.pipelines.heavy_executor == "celery"
     assert app.kernel.pipelines.executors["celery"].name == "celery"
+
+
+def test_redis_for_the_bus_alone_keeps_heavy_steps_in_the_local_pool(settings):
+    from notewell.kernel.app import create_app
+
+    app = create_app(settings.model_copy(update={"redis_url": "redis://127.0.0.1:1/0"}))
+    assert app.kernel.pipelines.heavy_executor == "worker"
+    assert "celery" not in app.kernel.pipelines.executors
 
 
 def test_the_celery_app_acks_late_and_speaks_json_only(settings):
