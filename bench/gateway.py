@@ -20,7 +20,9 @@ concurrency 32 at least 25% of direct.
 raw one; ``--compare-aiohttp`` adds a column going through Notewell over a connection
 whose provider uses aiohttp instead of httpx (a bench-only plugin in ``bench/plugins``);
 ``--server-env NAME=VALUE`` changes the server's settings (for example
-``NOTEWELL_DISABLED_PLUGINS=ratelimit``) to see what a part costs.
+``NOTEWELL_DISABLED_PLUGINS=ratelimit``) to see what a part costs; ``--baseline-tree DIR``
+also starts a second server from another checkout (``git worktree add DIR <commit>``) and
+measures it in the same run, as the ``baseline`` column, to compare before and after.
 """
 
 from __future__ import annotations
@@ -238,10 +240,18 @@ class Target:
     """Where requests go: the upstream directly, or Notewell (and which model)."""
 
     def __init__(
-        self, name: str, port: int, path: str, headers: dict[str, str], model: str = MODEL
+        self,
+        name: str,
+        port: int,
+        path: str,
+        headers: dict[str, str],
+        model: str = MODEL,
+        server: psutil.Process | None = None,
     ) -> None:
         self.name, self.port, self.path, self.headers = name, port, path, headers
         self.model = model
+        self.server = server
+        """The process whose CPU counts for this target (None: the main server's)."""
 
     def payload(self, stream: bool = False) -> bytes:
         return json.dumps({**PROMPT, "model": self.model, "stream": stream}).encode()
@@ -317,8 +327,10 @@ def wait_for(url: str, process: subprocess.Popen[bytes], timeout: float = 60) ->
 
 
 def start_notewell(
-    data_dir: Path, port: int, extra: dict[str, str] | None = None
+    data_dir: Path, port: int, extra: dict[str, str] | None = None, tree: Path | None = None
 ) -> subprocess.Popen[bytes]:
+    """``notewell serve`` on ``port``; from the checkout ``tree`` instead of the installed
+    one when given (a ``notewell`` link to it, first on PYTHONPATH)."""
     limits = {
         "default": "100000000/minute",
         "auth": "1000/minute",
@@ -333,6 +345,11 @@ def start_notewell(
         "NOTEWELL_AUTH__DEFAULT_ROLE": "user",
         **(extra or {}),
     }
+    if tree is not None:
+        package = data_dir / "pythonpath"
+        package.mkdir()
+        (package / "notewell").symlink_to(tree.resolve(), target_is_directory=True)
+        env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(package), env.get("PYTHONPATH")]))
     command = [sys.executable, "-m", "notewell.kernel.cli", "serve", "--port", str(port)]
     return subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL)
 
@@ -384,24 +401,27 @@ async def measure(
         await sequential(target, 20, True)
     for _ in range(args.rounds):
         for target in targets:
-            before = cpu_seconds(server)
+            process = target.server or server
+            before = cpu_seconds(process)
             latencies, elapsed = await sequential(target, args.requests, False)
-            cpu = cpu_seconds(server) - before
+            cpu = cpu_seconds(process) - before
             keep(f"{target.name}.p50", pct(latencies, 0.5) * 1e3)
             keep(f"{target.name}.p99", pct(latencies, 0.99) * 1e3)
             keep(f"{target.name}.rps1", args.requests / elapsed)
             keep(f"{target.name}.cpu1", cpu / args.requests * 1e3)
         for target in targets:
-            before = cpu_seconds(server)
+            process = target.server or server
+            before = cpu_seconds(process)
             ttfts, _ = await sequential(target, args.streams, True)
-            cpu = cpu_seconds(server) - before
+            cpu = cpu_seconds(process) - before
             keep(f"{target.name}.ttft50", pct(ttfts, 0.5) * 1e3)
             keep(f"{target.name}.ttft99", pct(ttfts, 0.99) * 1e3)
             keep(f"{target.name}.cpu_stream", cpu / args.streams * 1e3)
         for target in targets:
-            before, started = cpu_seconds(server), time.perf_counter()
+            process = target.server or server
+            before, started = cpu_seconds(process), time.perf_counter()
             rps = await concurrent(target, 32, args.seconds)
-            cpu = cpu_seconds(server) - before
+            cpu = cpu_seconds(process) - before
             keep(f"{target.name}.rps32", rps)
             keep(f"{target.name}.cpu32", cpu / (rps * (time.perf_counter() - started)) * 1e3)
     return results
@@ -466,6 +486,12 @@ def main() -> None:
         metavar="NAME=VALUE",
         help="extra environment for notewell serve (to see what a part costs)",
     )
+    parser.add_argument(
+        "--baseline-tree",
+        type=Path,
+        metavar="DIR",
+        help="also measure a server run from this checkout (column 'baseline'), same run",
+    )
     parser.add_argument("--upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.upstream:
@@ -487,6 +513,7 @@ def main() -> None:
         extra["NOTEWELL_PLUGIN_DIRS"] = str(Path(__file__).parent / "plugins")
     with tempfile.TemporaryDirectory(prefix="notewell-bench-") as data_dir:
         server = start_notewell(Path(data_dir), notewell_port, extra)
+        processes = [server, upstream]
         try:
             base = f"http://127.0.0.1:{notewell_port}"
             wait_for(f"{base}/health", server)
@@ -494,10 +521,25 @@ def main() -> None:
             key = setup(base, upstream_port, args.compare_aiohttp)
             bearer = {"Authorization": f"Bearer {key}"}
             path = "/v1/chat/completions"
-            targets = [
-                Target("direct", upstream_port, path, {}),
-                Target("notewell", notewell_port, path, bearer),
-            ]
+            targets = [Target("direct", upstream_port, path, {})]
+            if args.baseline_tree:
+                baseline_port, baseline_dir = free_port(), Path(data_dir) / "baseline"
+                baseline_dir.mkdir()
+                baseline = start_notewell(baseline_dir, baseline_port, extra, args.baseline_tree)
+                processes.append(baseline)
+                baseline_base = f"http://127.0.0.1:{baseline_port}"
+                wait_for(f"{baseline_base}/health", baseline)
+                baseline_key = setup(baseline_base, upstream_port)
+                targets.append(
+                    Target(
+                        "baseline",
+                        baseline_port,
+                        path,
+                        {"Authorization": f"Bearer {baseline_key}"},
+                        server=psutil.Process(baseline.pid),
+                    )
+                )
+            targets.append(Target("notewell", notewell_port, path, bearer))
             if args.compare_aiohttp:
                 targets.append(
                     Target("via aiohttp", notewell_port, path, bearer, model=f"aio/{MODEL}")
@@ -506,7 +548,7 @@ def main() -> None:
             print(f"upstream: {args.upstream_kind}; server environment: {extra or 'defaults'}")
             report(results, [target.name for target in targets])
         finally:
-            for process in (server, upstream):
+            for process in processes:
                 process.terminate()
                 try:
                     process.wait(timeout=15)
