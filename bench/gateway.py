@@ -18,7 +18,7 @@ concurrency 32 at least 25% of direct.
 
 ``--upstream-kind aiohttp`` uses a typical Python server as the upstream instead of the
 raw one; ``--compare-aiohttp`` adds a column going through Notewell over a connection
-whose provider uses aiohttp instead of httpx (a bench-only plugin in ``bench/plugins``);
+whose provider is a minimal aiohttp client (a bench-only plugin in ``bench/plugins``);
 ``--server-env NAME=VALUE`` changes the server's settings (for example
 ``NOTEWELL_DISABLED_PLUGINS=ratelimit``) to see what a part costs; ``--baseline-tree DIR``
 also starts a second server from another checkout (``git worktree add DIR <commit>``) and
@@ -477,7 +477,7 @@ def main() -> None:
         "--compare-aiohttp",
         action="store_true",
         help="also go through a second connection speaking the same protocol over aiohttp "
-        "(bench/plugins), to see what the providers plugin's HTTP client (httpx) costs",
+        "(bench/plugins), to compare the providers plugin's HTTP layer with a bare client",
     )
     parser.add_argument(
         "--server-env",

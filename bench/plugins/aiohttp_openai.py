@@ -2,7 +2,8 @@
 
 ``bench/gateway.py --connection-type openai-aiohttp`` loads this folder as a plugin
 folder and connects to the upstream through it, to measure what the HTTP client costs
-(the providers plugin uses httpx). Not a supported provider: errors are mapped coarsely.
+(written when the providers plugin used httpx; now a bare client to compare its HTTP
+layer with). Not a supported provider: errors are mapped coarsely.
 """
 
 from __future__ import annotations
