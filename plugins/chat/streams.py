@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 KEEPALIVE_S = 15.0
 RECHECK_S = 5.0
+CATCH_UP_POLL_S = 0.05
 Queue = asyncio.Queue[Chunk | Done]
 
 
@@ -140,15 +141,44 @@ class RemoteFollower:
             self._unsubscribe()
             self._unsubscribe = None
 
+    async def _catch_up(self, saved: MessageRead, reload: Any) -> tuple[MessageRead, list[Event]]:
+        """The checkpoint to start from, and the events already received.
+
+        Chunks published just before this replica subscribed are in neither the
+        checkpoint nor the queue; when the first live chunk shows such a gap, wait for a
+        checkpoint that covers it (they are saved every few seconds) or for the end.
+        """
+        try:
+            first = await asyncio.wait_for(self.queue.get(), RECHECK_S)
+        except TimeoutError:
+            return saved, []
+        if first.topic == events.MESSAGE_CHUNK:
+            wanted = first.data["seq"] - 1
+            while saved.status == "streaming" and saved.seq < wanted:
+                await asyncio.sleep(CATCH_UP_POLL_S)
+                saved = await reload()
+        return saved, [first]
+
+    async def _next(self, held: list[Event]) -> Event:
+        if held:
+            return held.pop(0)
+        return await asyncio.wait_for(self.queue.get(), RECHECK_S)
+
     async def stream(self, saved: MessageRead, reload: Any) -> AsyncIterator[bytes]:
         """``saved`` is the checkpoint; ``reload()`` reads the message again (to notice an
         answer whose writer died without a final event)."""
+        saved, held = await self._catch_up(saved, reload)
         seq = saved.seq
         yield sse("message", {"message": _dump(saved), "seq": seq})
+        if saved.status != "streaming":
+            yield sse("done", {"message": _dump(saved)})
+            yield sse("end", {})
+            self.close()
+            return
         try:
             while True:
                 try:
-                    event = await asyncio.wait_for(self.queue.get(), RECHECK_S)
+                    event = await self._next(held)
                 except TimeoutError:
                     current: MessageRead = await reload()
                     if current.status != "streaming":
