@@ -25,7 +25,7 @@ from pathlib import Path
 
 import psutil
 
-BARE_APP = textwrap.dedent('''
+BARE_APP = textwrap.dedent("""
     async def app(scope, receive, send):
         if scope["type"] == "lifespan":
             while True:
@@ -37,7 +37,7 @@ BARE_APP = textwrap.dedent('''
                     return
         await send({"type": "http.response.start", "status": 200, "headers": []})
         await send({"type": "http.response.body", "body": b"ok"})
-''')
+""")
 
 
 def free_port() -> int:
@@ -49,8 +49,9 @@ def free_port() -> int:
 def measure(command: list[str], url: str, env: dict[str, str]) -> tuple[float, float]:
     """Seconds until ``url`` answers 200, and idle RSS in MB (process tree)."""
     started = time.perf_counter()
-    process = subprocess.Popen(command, env=env, stdout=subprocess.DEVNULL,
-                               stderr=subprocess.DEVNULL)
+    process = subprocess.Popen(
+        command, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
     try:
         while True:
             if process.poll() is not None:
@@ -84,29 +85,43 @@ def main() -> None:
         (bare_dir / "bare_app.py").write_text(BARE_APP)
         for run in range(args.runs):
             port = free_port()
-            env = {**os.environ, "NOTEWELL_DATA_DIR": f"{tmp}/data{run}",
-                   "NOTEWELL_LOG_LEVEL": "WARNING"}
-            results["notewell"].append(measure(
-                [notewell, "serve", "--port", str(port)], f"http://127.0.0.1:{port}/health", env))
+            env = {
+                **os.environ,
+                "NOTEWELL_DATA_DIR": f"{tmp}/data{run}",
+                "NOTEWELL_LOG_LEVEL": "WARNING",
+            }
+            results["notewell"].append(
+                measure(
+                    [notewell, "serve", "--port", str(port)], f"http://127.0.0.1:{port}/health", env
+                )
+            )
             port = free_port()
-            results["bare"].append(measure(
-                [python, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "bare_app:app"],
-                f"http://127.0.0.1:{port}/", {**os.environ, "PYTHONPATH": str(bare_dir)}))
+            results["bare"].append(
+                measure(
+                    [python, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "bare_app:app"],
+                    f"http://127.0.0.1:{port}/",
+                    {**os.environ, "PYTHONPATH": str(bare_dir)},
+                )
+            )
     report(results)
 
 
 def report(results: dict[str, list[tuple[float, float]]]) -> None:
     rows = {}
     for name, samples in results.items():
-        rows[name] = (statistics.median(s[0] for s in samples),
-                      statistics.median(s[1] for s in samples))
+        rows[name] = (
+            statistics.median(s[0] for s in samples),
+            statistics.median(s[1] for s in samples),
+        )
     print(f"{'server':<10} {'to /health (s)':>15} {'idle RSS (MB)':>14}")
     for name, (seconds, rss) in rows.items():
         print(f"{name:<10} {seconds:>15.3f} {rss:>14.1f}")
     (n_time, n_rss), (b_time, b_rss) = rows["notewell"], rows["bare"]
     print(f"ratio notewell/bare: start {n_time / b_time:.2f}x, memory {n_rss / b_rss:.2f}x")
-    print(f"budget: start < 2 s: {'ok' if n_time < 2 else 'OVER'}; "
-          f"idle RSS < 150 MB: {'ok' if n_rss < 150 else 'OVER'}")
+    print(
+        f"budget: start < 2 s: {'ok' if n_time < 2 else 'OVER'}; "
+        f"idle RSS < 150 MB: {'ok' if n_rss < 150 else 'OVER'}"
+    )
 
 
 if __name__ == "__main__":
