@@ -27,10 +27,6 @@ import logging
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import socketio  # type: ignore[import-untyped]
-from socketio.exceptions import (  # type: ignore[import-untyped]
-    ConnectionRefusedError as ConnectionRefused,
-)
 from werkzeug.datastructures import Headers
 from werkzeug.http import parse_cookie
 
@@ -108,17 +104,52 @@ def _error_ack(code: str, message: str, request_id: str) -> dict[str, Any]:
 
 
 class Realtime:
-    """The Socket.IO server of one app, fed by its kernel's event bus."""
+    """The Socket.IO server of one app, fed by its kernel's event bus.
+
+    python-socketio (with the client libraries it imports) is loaded when the first
+    socket request arrives, not at start-up: until a socket connects there is nobody to
+    forward events to.
+    """
 
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
-        manager = None
-        if kernel.settings.redis_url:
-            manager = socketio.AsyncRedisManager(kernel.settings.redis_url, channel=MANAGER_CHANNEL)
-        self.sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
-        self.sio.on("connect", self.connect)
-        self.sio.on("*", self.dispatch)
+        self._sio: Any = None
+        self._socket_app: Any = None
         self._unsubscribe: Callable[[], None] | None = None
+
+    @property
+    def sio(self) -> Any:
+        """The Socket.IO server, built on first use."""
+        if self._sio is None:
+            import socketio  # type: ignore[import-untyped]
+
+            manager = None
+            if self.kernel.settings.redis_url:
+                manager = socketio.AsyncRedisManager(
+                    self.kernel.settings.redis_url, channel=MANAGER_CHANNEL
+                )
+            self._sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
+            self._sio.on("connect", self.connect)
+            self._sio.on("*", self.dispatch)
+        return self._sio
+
+    def wrap(self, app_asgi: Any) -> Any:
+        """An ASGI app that sends ``/socket.io/…`` to Socket.IO and the rest to ``app_asgi``."""
+        prefix = f"/{SOCKET_PATH}/"
+
+        async def asgi(scope: Any, receive: Any, send: Any) -> None:
+            if scope["type"] in ("http", "websocket") and scope["path"].startswith(prefix):
+                if self._socket_app is None:
+                    import socketio
+
+                    self._socket_app = socketio.ASGIApp(
+                        self.sio, other_asgi_app=app_asgi, socketio_path=SOCKET_PATH
+                    )
+                await self._socket_app(scope, receive, send)
+            else:
+                await app_asgi(scope, receive, send)
+
+        return asgi
 
     async def start(self) -> None:
         """Start forwarding bus events to sockets."""
@@ -129,8 +160,9 @@ class Realtime:
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
-        await self.sio.shutdown()
-        await _close_manager(self.sio.manager)
+        if self._sio is not None:
+            await self._sio.shutdown()
+            await _close_manager(self._sio.manager)
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Authenticate a new connection and put it in its rooms; refuse anonymous ones."""
@@ -145,9 +177,9 @@ class Realtime:
                 "actor_from_request", request=request
             )
         except NotewellError as error:  # credentials present but invalid
-            raise ConnectionRefused(error.message, {"code": error.code}) from None
+            raise _refused(error.message, error.code) from None
         if actor is None or not actor.is_authenticated:
-            raise ConnectionRefused("Sign in to connect.", {"code": "not_authenticated"})
+            raise _refused("Sign in to connect.", "not_authenticated")
         return actor
 
     async def forward(self, event: Event) -> None:
@@ -156,7 +188,9 @@ class Realtime:
         if not rooms:
             return
         payload = {"id": event.id, "topic": event.topic, "data": event.data}
-        await self.sio.emit(event.topic, payload, to=rooms, ignore_queue=True)
+        if self._sio is None:
+            return  # no socket has connected to this process
+        await self._sio.emit(event.topic, payload, to=rooms, ignore_queue=True)
 
     async def dispatch(self, event: str, sid: str, *args: Any) -> Any:
         """Run the plugin handler for a client event; its return value is the ack."""
@@ -184,6 +218,13 @@ class Realtime:
         return None
 
 
+def _refused(message: str, code: str) -> Exception:
+    from socketio.exceptions import ConnectionRefusedError  # type: ignore[import-untyped]
+
+    refused: Exception = ConnectionRefusedError(message, {"code": code})
+    return refused
+
+
 async def _close_manager(manager: Any) -> None:
     """End the Redis manager's listener task and connection (python-socketio leaves
     them running after ``shutdown``)."""
@@ -202,9 +243,7 @@ def install(app: NotewellApp) -> Realtime:
     app's lifespan. ``app`` stays the Quart app (its test client still works) and ASGI
     lifespan events still reach it."""
     realtime = Realtime(app.kernel)
-    app.asgi_app = socketio.ASGIApp(  # type: ignore[method-assign]
-        realtime.sio, other_asgi_app=app.asgi_app, socketio_path=SOCKET_PATH
-    )
+    app.asgi_app = realtime.wrap(app.asgi_app)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = realtime
     app.before_serving(realtime.start)
     app.after_serving(realtime.stop)

@@ -15,9 +15,8 @@ import json
 import re
 import socket
 import ssl
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
-import httpx
 from pydantic import BaseModel, Field, field_validator
 
 from notewell.kernel.hookspecs import hookimpl
@@ -25,6 +24,9 @@ from notewell.kernel.pipelines.errors import RemoteStepError, StepError
 from notewell.kernel.pipelines.spec import STEP_TYPE
 from notewell.kernel.pipelines.step import Step, StepContext
 from notewell.kernel.settings import NameList, PluginSettings
+
+if TYPE_CHECKING:
+    import httpx  # loaded when an http_request step first runs
 
 
 class CoreSettings(PluginSettings):
@@ -193,6 +195,8 @@ class HttpRequestStep(Step):
         self.ssl = await asyncio.to_thread(ssl.create_default_context)
 
     async def run(self, inputs: Inputs, ctx: StepContext) -> Outputs:
+        import httpx
+
         settings = _core_settings(ctx)
         url = _parse_url(inputs.url)
         if not host_allowed(url.host, settings.http_allowed_hosts):
@@ -214,6 +218,8 @@ class HttpRequestStep(Step):
     async def _fetch(
         self, url: httpx.URL, address: str, inputs: Inputs, max_bytes: int, timeout: float
     ) -> Outputs:
+        import httpx
+
         headers = {**inputs.headers, "Host": url.netloc.decode()}
         target = url.copy_with(host=address)
         extensions = {"sni_hostname": url.host} if url.scheme == "https" else {}
@@ -257,6 +263,8 @@ def _core_settings(ctx: StepContext) -> CoreSettings:
 
 
 def _parse_url(text: str) -> httpx.URL:
+    import httpx
+
     try:
         url = httpx.URL(text)
     except httpx.InvalidURL as exc:

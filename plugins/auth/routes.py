@@ -8,7 +8,7 @@ from quart_schema import validate_request
 from notewell.kernel import policy
 from notewell.kernel.errors import BadRequest, Unauthorized
 from notewell.kernel.http import current_actor
-from notewell.plugins.auth import keys, oidc, service
+from notewell.plugins.auth import keys, service
 from notewell.plugins.auth.schemas import (
     AuthConfig,
     KeyCreate,
@@ -138,6 +138,8 @@ def _callback_url(name: str) -> str:
 async def oidc_login(name: str) -> Response:
     """Send the browser to provider ``name``; remember state, nonce and PKCE verifier."""
     auth = state()
+    from notewell.plugins.auth import oidc  # authlib and joserfc load only when used
+
     url, login = await oidc.client_for(auth, name).authorization_url(_callback_url(name))
     return_to = request.args.get("next", "/")
     login.update(provider=name, next=return_to if return_to.startswith("/") and
@@ -154,6 +156,8 @@ async def oidc_login(name: str) -> Response:
 async def oidc_callback(name: str) -> Response:
     """Finish the provider's sign-in: check state, exchange the code, open a session."""
     auth = state()
+    from notewell.plugins.auth import oidc
+
     provider = oidc.client_for(auth, name)
     try:
         login = auth.signer.unsign_blob(request.cookies.get(OIDC_COOKIE, ""), OIDC_STATE_SECONDS)

@@ -17,6 +17,23 @@ def test_kernel_imports_no_plugin_and_plugins_import_no_other_plugin():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+def test_building_the_app_loads_no_heavy_library(tmp_path):
+    """The start-up budget (docs/performance.md): model runtimes, Celery, the Socket.IO
+    and HTTP client stacks and the OIDC libraries load when first used."""
+    code = (
+        "import sys\n"
+        "from notewell.kernel.app import create_app\n"
+        "from notewell.kernel.settings import Settings\n"
+        f"create_app(Settings.load(data_dir={str(tmp_path)!r}, secret_key='k' * 40))\n"
+        "heavy = ('celery', 'onnxruntime', 'llama_cpp', 'torch', 'socketio', 'aiohttp',\n"
+        "         'httpx', 'authlib', 'joserfc', 'tokenizers')\n"
+        "print(sorted(m for m in heavy if m in sys.modules))\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_importing_the_kernel_builds_nothing_and_reads_no_environment():
     code = (
         "import os, sys\n"

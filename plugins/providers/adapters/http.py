@@ -9,9 +9,7 @@ import json
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
-from typing import Any
-
-import aiohttp
+from typing import TYPE_CHECKING, Any
 
 from notewell.plugins.providers.errors import (
     ProviderError,
@@ -24,6 +22,9 @@ from notewell.plugins.providers.errors import (
     UpstreamUnreachable,
 )
 from notewell.plugins.providers.interface import ConnectionConfig, Provider
+
+if TYPE_CHECKING:
+    import aiohttp
 
 MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body read to find the upstream's message."""
@@ -53,6 +54,8 @@ class HttpProvider(Provider):
     def session(self) -> aiohttp.ClientSession:
         """The connection's session, made on first use (inside the running loop)."""
         if self._session is None or self._session.closed:
+            import aiohttp  # loaded with the first session (not at start-up)
+
             timeout = aiohttp.ClientTimeout(
                 total=None,
                 connect=self.config.connect_timeout_s + self.config.read_timeout_s,
@@ -170,6 +173,8 @@ class HttpProvider(Provider):
     @contextlib.contextmanager
     def translate_errors(self) -> Any:
         """Turn aiohttp's transport errors into ProviderErrors naming this connection."""
+        import aiohttp  # loaded with the first session (not at start-up)
+
         try:
             yield
         except TimeoutError as exc:  # aiohttp's timeouts are TimeoutErrors too
