@@ -40,6 +40,7 @@ class Kernel:
         self.pipelines = PipelineService(self)
         self.blueprint_owners: dict[str, str] = {}
         self.unpoliced_routes: list[str] = []
+        self._prepared = False
 
     # -- plugins -------------------------------------------------------------------
 
@@ -99,13 +100,24 @@ class Kernel:
             await self.db.dispose()  # leave no connection behind a failed start
             raise
 
-    async def _start(self, app: NotewellApp) -> None:
+    async def prepare(self) -> None:
+        """Reach the database and apply pending migrations, once per process.
+
+        ``notewell serve`` calls it before listening, so that a bad database URL or a
+        failing migration is one clear StartupError; serving then skips it.
+        """
+        if self._prepared:
+            return
         await self.db.check_reachable()
         if self.settings.migrate_on_start:
             applied = await self.migrator().upgrade()
             if applied:
                 log.info("applied %d migration(s)", len(applied),
                          extra={"revisions": [step.revision for step in applied]})
+        self._prepared = True
+
+    async def _start(self, app: NotewellApp) -> None:
+        await self.prepare()
         await self.load_plugin_states()
         await self.bus.start()
         self.bus.subscribe(self._on_plugin_state, PLUGIN_STATE_TOPIC)

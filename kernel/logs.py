@@ -80,5 +80,5 @@ def configure_logging(level: str, fmt: str, secrets: tuple[str, ...] = ()) -> No
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("hypercorn.access", "engineio", "socketio", "aiosqlite", "asyncio"):
+    for noisy in ("hypercorn.access", "engineio", "socketio", "aiosqlite", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 import os
 import signal
 from typing import Any
@@ -33,7 +34,7 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
     config.workers = workers or current.workers
     config.use_reloader = reload
     config.accesslog = None
-    config.errorlog = "-"
+    config.errorlog = logging.getLogger("hypercorn.error")  # one JSON line, via our handler
     config.graceful_timeout = 10
     url = f"http://{host or current.host}:{port or current.port}"
     if config.workers > 1 or reload:
@@ -66,9 +67,7 @@ def _serve_in_process(config: Any, url: str) -> None:
 
     async def main() -> None:
         try:
-            await app.kernel.db.check_reachable()
-            if app.kernel.settings.migrate_on_start:
-                await app.kernel.migrator().upgrade()
+            await app.kernel.prepare()
         except BaseException:
             await app.kernel.db.dispose()
             raise
