@@ -109,8 +109,8 @@ built-in plugins loaded (`python -m notewell.kernel.docgen api`). The machine-re
 OpenAPI document is served at `/openapi.json` and browsable at `/api/docs`.
 
 - Errors are `application/problem+json` (RFC 9457) with `type`, `title`, `status`,
-  `detail`, a stable `code` and the `request_id`; routes under `/v1` answer in the
-  OpenAI error shape instead.
+  `detail`, a stable `code` and the `request_id`; a plugin may answer its own routes in
+  another error shape (the compatible `/v1` API does, see docs/chat.md).
 - Authenticate with the session cookie (browser; send `X-CSRF-Token` on writes) or
   `Authorization: Bearer <session token or API key>`.
 - Policies: `public` (anyone), `signed_in` (any account, even awaiting approval),
