@@ -24,6 +24,9 @@ from notewell.plugins.chat.targets import PRESET_PREFIX, Target, TargetResolver
 from notewell.plugins.chat.threads import leaf_of, load_path, load_tree, owned_message
 from notewell.plugins.chat.tree import successive_ids
 
+SIDE_BY_SIDE = "side_by_side"
+"""The ``meta`` key of answers written side by side: ``{"group", "column"}``."""
+
 
 @dataclass
 class Answer:
@@ -142,7 +145,11 @@ class TurnWriter:
             path = await load_path(session, chat.id, parent_id)
             params = data.params.model_dump(exclude_none=True)
             pairs = zip(successive_ids(len(targets)), targets, strict=True)
-            turn = await self._answers(session, actor, chat, path, pairs, params, len(path) == 1)
+            # another version of one side-by-side answer takes that answer's column
+            column = (message.meta or {}).get(SIDE_BY_SIDE) if message.role == "assistant" else None
+            turn = await self._answers(
+                session, actor, chat, path, pairs, params, len(path) == 1, column
+            )
             chat_read = await read_chat(session, chat)
         await self._announce(turn)
         await self.publisher.chat(events.UPDATED, turn.user_id, chat_read)
@@ -157,11 +164,22 @@ class TurnWriter:
         targets: Iterable[tuple[str, Target]],
         params: dict[str, Any],
         first: bool,
+        column: dict[str, Any] | None = None,
     ) -> Turn:
+        """Commit one placeholder per target under ``path[-1]``. Several answers written
+        together are marked ``meta.side_by_side`` ``{"group": first answer's id,
+        "column": n}`` so clients can show them side by side; ``column`` gives a single
+        answer an existing group's place instead."""
         parent = path[-1]
         answers = []
-        for message_id, target in targets:
+        pairs = list(targets)
+        for index, (message_id, target) in enumerate(pairs):
             merged = {**target.params, **params}
+            meta: dict[str, Any] = {"params": merged} if merged else {}
+            if len(pairs) > 1:
+                meta[SIDE_BY_SIDE] = {"group": pairs[0][0], "column": index}
+            elif column:
+                meta[SIDE_BY_SIDE] = dict(column)
             row = Message(
                 id=message_id,
                 chat_id=chat.id,
@@ -172,7 +190,7 @@ class TurnWriter:
                 model=target.model,
                 preset_id=target.preset_id,
                 status="streaming",
-                meta={"params": merged} if merged else {},
+                meta=meta,
                 seq=0,
                 created_at=utcnow(),
                 updated_at=utcnow(),

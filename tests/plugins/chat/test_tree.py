@@ -93,6 +93,37 @@ async def test_side_by_side_answers_are_siblings_in_model_order(api, client, con
     assert detail["models"] == ["echo", "tools"]  # follow-ups go to both
 
 
+async def test_side_by_side_answers_keep_their_columns_when_answered_again(api, client, connected):
+    chat = await api.new_chat()
+    sent = await api.send(chat["id"], "compare", models=["echo", "tools"])
+    first, second = sent["answers"]
+    group = first["id"]
+    assert first["meta"]["side_by_side"] == {"group": group, "column": 0}
+    assert second["meta"]["side_by_side"] == {"group": group, "column": 1}
+    # another version of the second column, by another model: same group, same column
+    response = await client.post(
+        f"/api/v1/chats/{chat['id']}/messages/{second['id']}/regenerate",
+        json={"model": "echo", "stream": False},
+        headers=ALICE,
+    )
+    again = (await api.ok(response, 201))["answers"][0]
+    assert again["model"] == "echo"
+    assert again["meta"]["side_by_side"] == {"group": group, "column": 1}
+    saved = await api.ok(
+        await client.get(f"/api/v1/chats/{chat['id']}/messages/{again['id']}", headers=ALICE)
+    )
+    assert saved["meta"]["side_by_side"] == {"group": group, "column": 1}  # kept when it ended
+    # a lone answer is in no group, and neither is another version of it
+    single = await api.send(chat["id"], "alone", models=["echo"])
+    assert "side_by_side" not in single["answers"][0]["meta"]
+    response = await client.post(
+        f"/api/v1/chats/{chat['id']}/messages/{single['answers'][0]['id']}/regenerate",
+        json={"stream": False},
+        headers=ALICE,
+    )
+    assert "side_by_side" not in (await api.ok(response, 201))["answers"][0]["meta"]
+
+
 async def test_deleting_a_message_removes_its_replies(api, client, connected):
     chat = await api.new_chat(models=["echo"])
     one = await api.send(chat["id"], "one")
