@@ -232,7 +232,7 @@ def test_regenerate_edit_and_branch_navigation(server, upstream, page, snap):
     answer = answers(page).first
     expect(answer).to_have_attribute("data-status", "complete")
     answer.hover()
-    answer.get_by_role("button", name="Answer again").click()
+    answer.get_by_role("button", name="Answer again", exact=True).click()
     expect(answer.get_by_test_id("branch-position")).to_have_text("2/2")
     expect(answer).to_have_attribute("data-status", "complete")
     answer.get_by_role("button", name="Previous version").click()

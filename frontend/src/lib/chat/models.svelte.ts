@@ -25,6 +25,26 @@ export function refOf(chat: Pick<Chat, 'models' | 'preset_id'>): string {
   return chat.models[0] ?? (chat.preset_id ? PRESET_PREFIX + chat.preset_id : '');
 }
 
+/** The most models one prompt goes to side by side (the server's default limit). */
+export const MAX_MODELS = 4;
+
+/** The references a chat answers with ('' alone: the default model). */
+export function refsOf(chat: Pick<Chat, 'models' | 'preset_id'>): string[] {
+  return chat.models.length ? [...chat.models] : [refOf(chat)];
+}
+
+/**
+ * One more model to compare: the first offered model not chosen yet (the default model
+ * is replaced by the first offered one, since several answers need named models).
+ */
+export function withAnotherModel(refs: string[], options: ModelOption[]): string[] {
+  const models = options.filter((option) => option.group === 'model');
+  const chosen = refs.filter(Boolean);
+  if (!chosen.length && models[0]) chosen.push(models[0].ref);
+  const next = models.find((option) => !chosen.includes(option.ref)) ?? models[0];
+  return next && chosen.length < MAX_MODELS ? [...chosen, next.ref] : chosen;
+}
+
 /** A short name for a model reference. */
 export function labelOf(options: ModelOption[], ref: string | null | undefined): string {
   if (!ref) return '';

@@ -1,23 +1,26 @@
 /**
- * One open chat: its branch on show, kept current from three sources — the answer
- * streams this tab asked for (Server-Sent Events), re-attached streams of answers
- * already being written (after a reload, or when chunks were missed), and the chat
- * events other tabs cause (Socket.IO). The rules for merging them are in ./thread.ts.
+ * One open chat: its branch on show (and the side-by-side answers beside it), kept
+ * current from three sources — the answer streams this tab asked for (Server-Sent
+ * Events), re-attached streams of answers already being written (after a reload, or
+ * when chunks were missed), and the chat events other tabs cause (Socket.IO). The rules
+ * for merging them are in ./thread.ts and ./columns.ts.
  */
 import { ApiError } from '../api/client';
 import { chatApi, type ChatDetail, type Message, type MessageCreate } from '../api/chat';
 import type { Chat } from '../api/chat';
-import { readEvents } from './sse';
 import {
-  applyChunk,
-  applyCreated,
-  applySnapshot,
-  keepStreamedText,
-  liveAnswers,
-  removeMessages,
-  upsertMessage,
-  type ChunkEvent,
-} from './thread';
+  addOthers,
+  applyChunkKnown,
+  applyCreatedKnown,
+  placeMessage,
+  removeKnown,
+  sideBySide,
+  unreadSiblings,
+  withPath,
+  type Known,
+} from './columns';
+import { readEvents } from './sse';
+import { applySnapshot, keepStreamedText, liveAnswers, type ChunkEvent } from './thread';
 
 type Data = Record<string, unknown>;
 
@@ -28,6 +31,8 @@ function toError(error: unknown): ApiError {
 export class ChatThread {
   chat = $state.raw<ChatDetail | null>(null);
   messages = $state.raw<Message[]>([]);
+  /** Side-by-side answers beside the branch on show (not on it). */
+  others = $state.raw<Message[]>([]);
   loading = $state(false);
   error = $state<ApiError | null>(null);
   /** A send or regenerate was made and its answers are not placed yet. */
@@ -35,12 +40,14 @@ export class ChatThread {
   /** Deleted in another tab (or this chat's owner deleted it elsewhere). */
   deleted = $state(false);
 
-  /** The answers being written, on show. */
-  live = $derived(liveAnswers(this.messages));
+  /** The answers being written, on show or beside it. */
+  live = $derived(liveAnswers([...this.messages, ...this.others]));
   streaming = $derived(this.sending || this.live.length > 0);
 
   /** Streams this tab reads, and the answers each one covers. */
   private readonly streams = new Map<AbortController, Set<string>>();
+  /** Siblings being read, or read and found not side by side (not asked for again). */
+  private readonly reading = new Set<string>();
   private closed = false;
 
   constructor(readonly chatId: string) {}
@@ -73,16 +80,40 @@ export class ChatThread {
     }
   }
 
+  private get known(): Known {
+    return { path: this.messages, others: this.others };
+  }
+
+  private set known(known: Known) {
+    this.messages = known.path;
+    this.others = known.others;
+  }
+
   private show(detail: ChatDetail): void {
     if (this.closed) return;
     this.chat = detail;
-    this.messages = keepStreamedText(detail.messages, this.messages);
+    this.known = withPath(this.known, keepStreamedText(detail.messages, [...this.messages, ...this.others]));
+    this.attachToLive();
+    void this.readSiblings();
+  }
+
+  /** Read the side-by-side answers beside the branch that this tab has not seen yet. */
+  private async readSiblings(): Promise<void> {
+    const ids = unreadSiblings(this.known).filter((id) => !this.reading.has(id));
+    if (!ids.length) return;
+    for (const id of ids) this.reading.add(id);
+    const found = await Promise.all(ids.map((id) => chatApi.message(this.chatId, id).catch(() => null)));
+    const answers = found.filter((item): item is Message => item !== null && sideBySide(item) !== null);
+    // read again when their prompt comes back on show after a while away
+    for (const answer of answers) this.reading.delete(answer.id);
+    if (this.closed) return;
+    this.known = addOthers(this.known, answers);
     this.attachToLive();
   }
 
-  /** Re-attach to every answer on show that is being written and no stream of ours covers. */
+  /** Re-attach to every answer on show (or beside it) being written that no stream of ours covers. */
   private attachToLive(): void {
-    for (const answer of liveAnswers(this.messages)) {
+    for (const answer of liveAnswers([...this.messages, ...this.others])) {
       if (!this.covered(answer.id)) void this.follow(answer.id);
     }
   }
@@ -102,23 +133,25 @@ export class ChatThread {
     return this.send({ content, parent_id: message.parent_id });
   }
 
+  /** Another answer beside `message` (by `model`, else by the same model). */
   regenerate(message: Message, model?: string): Promise<void> {
     return this.turn((signal) => chatApi.regenerate(this.chatId, message.id, model, signal));
   }
 
+  /** Stop every answer being written. */
   async stop(): Promise<void> {
-    const answers = this.live;
-    await Promise.all(
-      answers.map(async (answer) => {
-        try {
-          const final = await chatApi.stop(this.chatId, answer.id);
-          if (final.status !== 'streaming') this.messages = upsertMessage(this.messages, final);
-        } catch (error) {
-          // it ended on its own meanwhile: the stream brings its final state
-          if (!(error instanceof ApiError && error.code === 'message_not_streaming')) throw error;
-        }
-      }),
-    );
+    await Promise.all(this.live.map((answer) => this.stopAnswer(answer)));
+  }
+
+  /** Stop one answer (the text so far is kept). */
+  async stopAnswer(answer: Message): Promise<void> {
+    try {
+      const final = await chatApi.stop(this.chatId, answer.id);
+      if (final.status !== 'streaming') this.known = placeMessage(this.known, final, false);
+    } catch (error) {
+      // it ended on its own meanwhile: the stream brings its final state
+      if (!(error instanceof ApiError && error.code === 'message_not_streaming')) throw error;
+    }
   }
 
   async switchTo(messageId: string): Promise<void> {
@@ -126,7 +159,9 @@ export class ChatThread {
   }
 
   async deleteMessage(message: Message): Promise<void> {
-    this.show(await chatApi.deleteMessage(this.chatId, message.id));
+    const detail = await chatApi.deleteMessage(this.chatId, message.id);
+    this.known = removeKnown(this.known, [message.id]);
+    this.show(detail);
   }
 
   /** Apply a chat's new fields (renamed, re-tagged, another model). */
@@ -148,24 +183,24 @@ export class ChatThread {
     if (data.chat_id !== this.chatId) return;
     switch (topic) {
       case 'chat.message_created':
-        this.messages = upsertMessage(this.messages, data.message as Message);
+        this.known = placeMessage(this.known, data.message as Message, true);
         break;
       case 'chat.message_updated':
-        this.messages = upsertMessage(this.messages, data.message as Message);
+        this.known = placeMessage(this.known, data.message as Message, false);
         break;
       case 'chat.message_chunk':
         this.chunk(data as unknown as ChunkEvent);
         break;
       case 'chat.message_deleted':
-        this.messages = removeMessages(this.messages, (data.message_ids as string[]) ?? []);
+        this.known = removeKnown(this.known, (data.message_ids as string[]) ?? []);
         void this.refresh();
         break;
     }
   }
 
   private chunk(chunk: ChunkEvent): void {
-    const { messages, gap } = applyChunk(this.messages, chunk);
-    this.messages = messages;
+    const { known, gap } = applyChunkKnown(this.known, chunk);
+    this.known = known;
     if (gap && !this.covered(chunk.message_id)) void this.follow(chunk.message_id);
   }
 
@@ -214,14 +249,15 @@ export class ChatThread {
         if (event.event === 'created') {
           const answers = data.answers as Message[];
           for (const answer of answers) covers.add(answer.id);
-          this.messages = applyCreated(this.messages, data.message as Message | null, answers);
+          this.known = applyCreatedKnown(this.known, data.message as Message | null, answers);
           onCreated?.();
         } else if (event.event === 'message') {
-          this.messages = applySnapshot(this.messages, data.message as Message);
+          const snapshot = data.message as Message;
+          this.known = { path: applySnapshot(this.messages, snapshot), others: applySnapshot(this.others, snapshot) };
         } else if (event.event === 'chunk') {
           this.chunk(data as unknown as ChunkEvent);
         } else if (event.event === 'done') {
-          this.messages = upsertMessage(this.messages, data.message as Message);
+          this.known = placeMessage(this.known, data.message as Message, false);
         } else if (event.event === 'end') {
           ended = true;
         }

@@ -26,7 +26,8 @@ function merged(known: Message, incoming: Message): Message {
   return { ...incoming, sibling_ids: siblings };
 }
 
-function siblingsOf(message: Message): string[] {
+/** The message and its siblings, oldest first (itself alone when the list is not known). */
+export function siblingsOf(message: Message): string[] {
   return message.sibling_ids?.length ? message.sibling_ids : [message.id];
 }
 
