@@ -39,7 +39,8 @@ def register_routes():
 `notewell plugin new NAME` scaffolds an installable package like this one, with a
 passing test that uses the fixtures of `notewell.testing` (`settings`, `plugins`,
 `app`, `client`, `bare_app`, `make_app`, `register_plugin`, `database_url`,
-`postgres_server_url`, `redis_server`, `redis_url`).
+`postgres_server_url`, `redis_server`, `redis_url`, and `celery_worker` — a real
+`notewell worker` — with `celery_workers`, `celery_broker_url` and `celery_worker_env`).
 
 ## The rules
 

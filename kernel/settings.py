@@ -114,6 +114,13 @@ class Settings(_SourcedSettings):
         description="Celery broker (a Redis URL): heavy steps then go to `notewell worker` "
         "processes; empty means they run in the server's local worker pool.",
     )
+    step_queue_timeout: float = Field(
+        3600.0,
+        gt=0,
+        description="Seconds a step may wait for a free worker (a local pool process or "
+        "a Celery worker) before it fails with `queue_timeout`; its `timeout:` counts "
+        "only from when a worker starts it.",
+    )
     secret_key: SecretStr | None = Field(
         None,
         description="Key that signs sessions; empty means one generated once and kept "

@@ -14,15 +14,30 @@ Fixtures:
   inside the block.
 - ``postgres_server_url`` / ``redis_server`` (session-scoped real servers) and
   ``database_url`` (parametrised: a fresh SQLite file and a fresh PostgreSQL database).
+- ``celery_worker``: a real ``notewell worker`` subprocess, ready, on every queue;
+  ``celery_workers.start(queues=..., concurrency=...)`` starts more (each has
+  ``kill()``, ``stop()``, ``restart()``, ``pid`` and its ``log``); all are stopped at
+  the end, by process group. They use ``celery_broker_url``, a Redis database of the
+  test's own; point the app at it and load your plugin in the workers::
+
+      @pytest.fixture
+      def settings(settings, celery_broker_url):
+          return settings.model_copy(update={"broker_url": celery_broker_url})
+
+      @pytest.fixture
+      def celery_worker_env():
+          return {"NOTEWELL_PLUGINS": "my_plugin"}  # plus NOTEWELL_PLUGIN_DIRS, ...
 """
 
 from __future__ import annotations
 
 import contextlib
+import itertools
 import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -34,8 +49,10 @@ from notewell.testing.services import (
     drop_database,
     postgres_url,
 )
+from notewell.testing.workers import CeleryWorker, CeleryWorkers, worker_env
 
 _EXTRA_PLUGINS: list[Any] = []
+_BROKER_DATABASES = itertools.count()
 
 
 def service_unavailable(what: str, exc: Exception) -> None:
@@ -170,3 +187,46 @@ def database_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str
         yield url
     finally:
         drop_database(url)
+
+
+@pytest.fixture
+def celery_broker_url(redis_url: str) -> Iterator[str]:
+    """A Redis database of this test's own (1 to 15 on the session's Redis) for Celery's
+    queues and the step attempts' keys; emptied before and after the test."""
+    from redis import Redis
+
+    number = 1 + next(_BROKER_DATABASES) % 15
+    url = urlsplit(redis_url)._replace(path=f"/{number}").geturl()
+    client = Redis.from_url(url)
+    try:
+        client.flushdb()
+        yield url
+        client.flushdb()
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def celery_worker_env() -> dict[str, str]:
+    """Environment variables added to the workers' (override it: the plugins to load)."""
+    return {}
+
+
+@pytest.fixture
+def celery_workers(
+    celery_broker_url: str, celery_worker_env: dict[str, str], tmp_path: Path
+) -> Iterator[CeleryWorkers]:
+    """Starts real ``notewell worker`` subprocesses on ``celery_broker_url``; stops them
+    all afterwards. Their logs are in ``tmp_path / "celery-workers"``."""
+    env = worker_env(celery_broker_url, tmp_path / "celery-worker-data", celery_worker_env)
+    workers = CeleryWorkers(celery_broker_url, env, tmp_path / "celery-workers")
+    try:
+        yield workers
+    finally:
+        workers.stop_all()
+
+
+@pytest.fixture
+def celery_worker(celery_workers: CeleryWorkers) -> CeleryWorker:
+    """A ready ``notewell worker`` taking steps from every queue, with one process."""
+    return celery_workers.start()

@@ -97,8 +97,9 @@ class Reaper:
 
     It waits on a pipe from this process; :meth:`done` tells it all is clean. When the
     pipe closes without that (this process was killed), it runs ``run`` commands, kills
-    ``kill`` PIDs and removes ``remove`` folders. It ignores SIGINT/SIGTERM and runs in
-    its own session, so a signal to the whole test process group does not stop it.
+    ``kill`` PIDs (a negative one names a process group) and removes ``remove`` folders.
+    It ignores SIGINT/SIGTERM and runs in its own session, so a signal to the whole test
+    process group does not stop it.
     """
 
     def __init__(

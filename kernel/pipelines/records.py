@@ -27,7 +27,8 @@ LOG_CAP_BYTES = 32 * 1024
 """Log text kept per step; later lines are counted, not kept."""
 
 RunStatus = Literal["queued", "running", "succeeded", "failed", "cancelled"]
-StepStatus = Literal["running", "succeeded", "failed", "skipped", "cancelled", "reused"]
+StepStatus = Literal["queued", "running", "succeeded", "failed", "skipped", "cancelled", "reused"]
+"""``queued``: handed to an executor, waiting for a worker (seen while the run is live)."""
 ACTIVE: tuple[str, ...] = ("queued", "running")
 FINAL: tuple[str, ...] = ("succeeded", "failed", "cancelled")
 

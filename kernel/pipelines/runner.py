@@ -13,6 +13,8 @@ concurrently. For each step, in order:
    succeeded in the earlier run takes that step's outputs instead of running.
 4. **execute** on its executor, each attempt under ``timeout:`` (``step_timeout``),
    tried again per its retry policy (YAML ``retry:``, else the class's ``retry``).
+   A step for any executor but ``inline`` is ``queued`` until a worker starts it
+   (``job.started()``); its timeout counts from then, not from when it was sent.
 
 A failing step fails the run — its running siblings are cancelled — unless it has
 ``continue_on_error``. A cancelled run cancels its running steps (each sees
@@ -122,7 +124,8 @@ class RunExecution:
 
     def _cancel_running(self) -> None:
         for state in self.states.values():
-            if state.status == "running" and state.task and not state.cancelled.is_set():
+            active = state.status in ("queued", "running")
+            if active and state.task and not state.cancelled.is_set():
                 state.cancelled.set()
                 state.task.cancel()
 
@@ -187,19 +190,40 @@ class RunExecution:
         if self._skipped(state):
             state.end("skipped")
             return
-        state.begin()
-        await self._publish("run.step_started", state.event(self.run.id))
         cls = self.plan.classes[spec.uses]
+        state.begin()
+        state.executor = executor_for(spec, cls, self.service.heavy_executor)
+        await self._wait_or_run(state)
         inputs = self._inputs(state, cls)
         state.inputs = inputs.model_dump(mode="json", by_alias=True)
         prior = self.prior.get(spec.id)
         if prior is not None and prior.uses == spec.uses and prior.inputs == state.inputs:
             state.outputs = prior.outputs
+            state.executor = None  # it ran nowhere
             state.end("reused")
             return
-        state.executor = executor_for(spec, cls, self.service.heavy_executor)
         state.outputs = await self._attempts(state, cls, inputs)
         state.end("succeeded")
+
+    async def _wait_or_run(self, state: StepState) -> None:
+        """Before each attempt: an inline step runs at once (``run.step_started``), any
+        other waits for a worker (``run.step_queued``) until :meth:`_started`."""
+        if state.executor == "inline":
+            if state.attempts == 0:
+                await self._publish("run.step_started", state.event(self.run.id))
+        elif state.status != "queued":
+            state.status = "queued"
+            await self._publish("run.step_queued", state.event(self.run.id))
+
+    async def _started(self, state: StepState) -> None:
+        """``job.started()``: a worker took the queued step; it runs from now."""
+        if state.status != "queued":
+            return  # inline, or started again after its worker was lost
+        if state.attempts == 1:
+            state.begin()  # its timings count from its first start, not from the queue
+        else:
+            state.status = "running"
+        await self._publish("run.step_started", state.event(self.run.id))
 
     def _skipped(self, state: StepState) -> bool:
         spec = state.spec
@@ -235,6 +259,8 @@ class RunExecution:
         state.capture = LogCapture()
         logger = step_logger(spec.uses, state.capture)
         while True:
+            if state.attempts:
+                await self._wait_or_run(state)  # back in the queue for the next attempt
             state.attempts += 1
             result, cause = await self._attempt(state, cls, inputs, logger)
             if cause is None:
@@ -250,8 +276,17 @@ class RunExecution:
     async def _attempt(
         self, state: StepState, cls: type[Step], inputs: BaseModel, logger: logging.Logger
     ) -> tuple[Any, BaseException | None]:
-        """One try on the step's executor: ``(result, None)``, or ``(None, cause)``."""
+        """One try on the step's executor: ``(result, None)``, or ``(None, cause)``.
+
+        The attempt's ``timeout:`` runs from when the executor says it started."""
         spec, run_id = state.spec, self.run.id
+        deadline = asyncio.timeout(None)
+
+        async def started() -> None:
+            if spec.timeout is not None and deadline.when() is None:
+                deadline.reschedule(asyncio.get_running_loop().time() + spec.timeout)
+            await self._started(state)
+
         job = StepJob(
             spec.uses,
             cls,
@@ -262,6 +297,8 @@ class RunExecution:
             self.actor,
             queue_for(spec, cls),
             spec.timeout,
+            queue_timeout=self.service.kernel.settings.step_queue_timeout,
+            on_started=started,
         )
         ctx = StepContext(
             run_id,
@@ -275,7 +312,7 @@ class RunExecution:
         )
         executor = self.service.executor(state.executor or "inline")
         try:
-            async with asyncio.timeout(spec.timeout) as deadline:
+            async with deadline:
                 return await executor.submit(job, ctx), None
         except TimeoutError as exc:
             return None, (StepTimeout(spec.timeout or 0) if deadline.expired() else exc)

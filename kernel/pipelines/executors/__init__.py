@@ -12,6 +12,13 @@ JSON) or raises the step's exception (:class:`RemoteStepError` from another proc
 To cancel, the runner cancels the task awaiting ``submit``: the executor must then
 tell the step (``ctx.cancelled`` on the far side, revoke, kill) and re-raise.
 
+An executor calls ``await job.started()`` when the attempt begins executing, before it
+forwards any of its chunks. A step on any executor but ``inline`` is ``queued`` until
+then (waiting in a broker queue, for a free pool process, for a new process to start)
+and the step's ``timeout:`` counts from then, so the wait for a worker is not part of
+it. The wait itself is bounded by ``job.queue_timeout``: past it the executor gives up
+with :func:`queue_timeout_error` (``queue_timeout``).
+
 Which executor and queue a step gets (see :func:`executor_for` and :func:`queue_for`):
 
 ======================================  ============  ===============
@@ -31,16 +38,22 @@ executor is registered. ``executor: celery`` without Celery falls back to ``work
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from pydantic import BaseModel
 
 from notewell.kernel.actor import Actor
+from notewell.kernel.pipelines.errors import StepError
 from notewell.kernel.pipelines.spec import StepSpec
 from notewell.kernel.pipelines.step import Step, StepContext
 
 INTERACTIVE, BATCH, GPU = "interactive", "batch", "gpu"
+
+QUEUE_TIMEOUT_S = 3600.0
+"""How long an attempt may wait for a free worker when its job does not say (the runner
+passes ``settings.step_queue_timeout``, whose default this is)."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -51,6 +64,8 @@ class StepJob:
     send ``step`` (the registered name, which the far side looks up in its own
     registry), :meth:`inputs_json` and :meth:`context_info`, and use :attr:`key` as the
     idempotent task id.
+
+    ``on_started`` is the runner's; executors call it through :meth:`started`.
     """
 
     step: str
@@ -62,6 +77,16 @@ class StepJob:
     actor: Actor = field(default_factory=lambda: Actor(id=None))
     queue: str = INTERACTIVE
     timeout: float | None = None
+    queue_timeout: float | None = QUEUE_TIMEOUT_S
+    on_started: Callable[[], Awaitable[None]] | None = field(
+        default=None, repr=False, compare=False
+    )
+
+    async def started(self) -> None:
+        """Tell the runner the attempt runs now (its timeout starts); a second call, for
+        an attempt that starts again on another worker, changes nothing."""
+        if self.on_started is not None:
+            await self.on_started()
 
     @property
     def key(self) -> str:
@@ -99,8 +124,10 @@ class Executor(Protocol):
     async def submit(self, job: StepJob, ctx: StepContext) -> BaseModel | dict[str, Any]:
         """Run ``job`` to its end and return its outputs.
 
-        Forward the step's chunks to ``ctx.emit`` and its log lines to ``ctx.log``, in
-        order, before returning. Raise the step's exception (or
+        Wait for a worker at most ``job.queue_timeout`` seconds; call
+        ``job.started()`` when the attempt begins executing, then forward the step's
+        chunks to ``ctx.emit`` and its log lines to ``ctx.log``, in order, before
+        returning. Raise the step's exception (or
         :class:`~notewell.kernel.pipelines.errors.RemoteStepError`). When the awaiting
         task is cancelled, stop the step and re-raise ``CancelledError``.
         """
@@ -144,9 +171,20 @@ class InlineExecutor:
         return None
 
     async def submit(self, job: StepJob, ctx: StepContext) -> BaseModel | dict[str, Any]:
+        await job.started()  # nothing to wait for
         step = await self.host.instance(job.step_class)
         result: BaseModel | dict[str, Any] = await step.run(job.inputs, ctx)
         return result
+
+
+def queue_timeout_error(job: StepJob, where: str) -> StepError:
+    """The error of an attempt that waited ``job.queue_timeout`` seconds for a worker."""
+    return StepError(
+        f"the step waited {job.queue_timeout:g}s for a free worker ({where}) and none "
+        "took it; add workers or raise NOTEWELL_STEP_QUEUE_TIMEOUT",
+        code="queue_timeout",
+        retryable=False,
+    )
 
 
 def executor_for(spec: StepSpec | None, cls: type[Step], heavy_executor: str = "worker") -> str:

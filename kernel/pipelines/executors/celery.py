@@ -8,6 +8,11 @@ reads: chunks go to ``ctx.emit`` and log lines to ``ctx.log`` in the order the s
 produced them, and the ``end`` entry carries the outputs, the error or a cancel. Nothing
 polls: an idle attempt costs one blocking read every ``idle_check`` seconds.
 
+The attempt has started (``job.started()``) when a worker's ``started`` entry arrives,
+so the step's timeout counts from there. A message still queued ``job.queue_timeout``
+seconds after it was published fails the attempt with ``queue_timeout``; that is also
+the message's Celery ``expires``, so a worker that receives it later drops it.
+
 Cancelling the awaiting task (run cancelled, step timeout, server stopping) adds a
 ``cancel`` to the attempt's control stream — the worker sets ``ctx.cancelled`` and
 cancels the step, and a worker that receives the message later drops it — and revokes
@@ -44,7 +49,7 @@ from notewell.kernel.celery_app import (
     redis_url_of,
 )
 from notewell.kernel.pipelines.errors import RemoteStepError
-from notewell.kernel.pipelines.executors import StepJob
+from notewell.kernel.pipelines.executors import StepJob, queue_timeout_error
 from notewell.kernel.pipelines.step import StepCancelled, StepContext
 from notewell.kernel.settings import Settings
 
@@ -135,8 +140,9 @@ class CeleryExecutor:
 
     def _publish(self, job: StepJob) -> None:
         options: dict[str, Any] = {}
+        if job.queue_timeout is not None:
+            options["expires"] = job.queue_timeout  # a message still queued then is dropped
         if job.timeout:
-            options["expires"] = job.timeout  # a message still queued then is dropped
             options["time_limit"] = job.timeout + self.cancel_grace + KILL_MARGIN_S
         self.app.send_task(
             TASK_NAME,
@@ -149,10 +155,17 @@ class CeleryExecutor:
 
     async def _follow(self, job: StepJob, ctx: StepContext, follow: _Follow) -> dict[str, Any]:
         redis, lost_since = self._client(), None
-        block_ms = max(1, int(self.idle_check * 1000))
+        loop = asyncio.get_running_loop()
+        expires = None if job.queue_timeout is None else loop.time() + job.queue_timeout
         while True:
+            wait = self.idle_check
+            if expires is not None and not follow.started:
+                wait = min(wait, expires - loop.time())
+                if wait <= 0:
+                    self._abandon(job, follow)  # the message is dropped wherever it is
+                    raise queue_timeout_error(job, f"Celery queue {job.queue!r}")
             reply: Any = await redis.xread(
-                {follow.keys.events: follow.last}, count=256, block=block_ms
+                {follow.keys.events: follow.last}, count=256, block=max(1, int(wait * 1000))
             )
             if not reply:
                 lost_since = await self._check_alive(job, ctx, follow, lost_since)
@@ -160,7 +173,7 @@ class CeleryExecutor:
             lost_since = None
             for entry_id, fields in reply[0][1]:
                 follow.last = entry_id
-                outcome = await _forward(fields, ctx, follow)
+                outcome = await _forward(fields, job, ctx, follow)
                 if outcome is not None:
                     return outcome
 
@@ -228,7 +241,7 @@ class CeleryExecutor:
 
 
 async def _forward(
-    fields: dict[str, Any], ctx: StepContext, follow: _Follow
+    fields: dict[str, Any], job: StepJob, ctx: StepContext, follow: _Follow
 ) -> dict[str, Any] | None:
     """Pass one stream entry on; the outcome when it is the ``end``."""
     kind, data = fields.get("k"), json.loads(fields.get("d") or "null")
@@ -238,6 +251,7 @@ async def _forward(
         ctx.log.log(int(data[0]), "%s", data[1])
     elif kind == "started":
         follow.started = True
+        await job.started()
     elif kind == "end":
         follow.ended = True
         outcome: dict[str, Any] = data

@@ -7,9 +7,10 @@ process, speaking to the pool over a pipe:
 
 - parent → worker: ``("run", job_id, module, qualname, step, inputs, info)``,
   ``("cancel", job_id)``, ``("stop",)``
-- worker → parent: ``("ready", pid)``, ``("chunk", job_id, chunk)``,
-  ``("log", job_id, level, text)``, ``("done", job_id, outputs)``,
-  ``("error", job_id, error)`` (see ``errors.describe_exception``)
+- worker → parent: ``("ready", pid)``, ``("started", job_id)`` (before anything else
+  of the job), ``("chunk", job_id, chunk)``, ``("log", job_id, level, text)``,
+  ``("done", job_id, outputs)``, ``("error", job_id, error)`` (see
+  ``errors.describe_exception``)
 """
 
 from __future__ import annotations
@@ -190,6 +191,7 @@ class WorkerProcess:
         try:
             if slot.cancel.is_set():
                 raise asyncio.CancelledError
+            self.send(("started", job_id))
             cls = import_step(module, qualname, name)
             outputs = await run_job(
                 cls, self.host, inputs, info, emit=emit, log=log, cancelled=slot.cancel

@@ -8,6 +8,12 @@ to the event loop. A cancelled or timed-out job is told to stop; a process still
 with it after ``cancel_grace`` seconds is killed and replaced on demand, so a step stuck
 in CPU-bound code cannot hold a slot for ever. A process that dies fails its job with
 the code ``worker_died``.
+
+A job that finds every process busy waits for one to be free, for at most
+``job.queue_timeout`` seconds (then it fails with ``queue_timeout``). It has started
+(``job.started()``) when its process begins it — the process says so before anything
+else — so neither the wait nor a new process's start-up counts against the step's
+timeout.
 """
 
 from __future__ import annotations
@@ -27,7 +33,7 @@ from typing import Any
 
 from notewell.kernel.ids import new_id
 from notewell.kernel.pipelines.errors import RemoteStepError
-from notewell.kernel.pipelines.executors import StepJob
+from notewell.kernel.pipelines.executors import StepJob, queue_timeout_error
 from notewell.kernel.pipelines.executors.process import main as process_main
 from notewell.kernel.pipelines.step import StepCancelled, StepContext
 
@@ -38,6 +44,7 @@ log = logging.getLogger("notewell.pipelines.worker")
 class _Assignment:
     job_id: str
     future: asyncio.Future[dict[str, Any]]
+    job: StepJob
     ctx: StepContext
     chunks: asyncio.Queue[Any] = field(default_factory=asyncio.Queue)
 
@@ -89,8 +96,8 @@ class WorkerPool:
 
     async def submit(self, job: StepJob, ctx: StepContext) -> dict[str, Any]:
         """Run ``job`` in a pool process; chunks and log lines come back as they happen."""
-        worker = await self._acquire()
-        assignment = _Assignment(new_id(), asyncio.get_running_loop().create_future(), ctx)
+        worker = await self._acquire(job)
+        assignment = _Assignment(new_id(), asyncio.get_running_loop().create_future(), job, ctx)
         worker.current = assignment
         forwarder = asyncio.create_task(self._forward_chunks(assignment))
         cls = job.step_class
@@ -123,7 +130,10 @@ class WorkerPool:
     @staticmethod
     async def _forward_chunks(assignment: _Assignment) -> None:
         while (chunk := await assignment.chunks.get()) is not _END:
-            await assignment.ctx.emit(chunk)
+            if chunk is _STARTED:
+                await assignment.job.started()
+            else:
+                await assignment.ctx.emit(chunk)
 
     async def stop(self) -> None:
         """Ask every process to stop; kill those that do not within the grace period."""
@@ -147,7 +157,21 @@ class WorkerPool:
 
     # -- processes -------------------------------------------------------------------
 
-    async def _acquire(self) -> _Worker:
+    async def _acquire(self, job: StepJob) -> _Worker:
+        """A process for ``job``: an idle one, a new one, or the next one to be free,
+        waiting at most ``job.queue_timeout`` seconds."""
+        if self._idle:
+            return self._idle.pop()
+        waiting = asyncio.timeout(job.queue_timeout)
+        try:
+            async with waiting:
+                return await self._next_worker()
+        except TimeoutError:
+            if waiting.expired():
+                raise queue_timeout_error(job, f"the local worker pool of {self.size}") from None
+            raise
+
+    async def _next_worker(self) -> _Worker:
         while True:
             if self._idle:
                 return self._idle.pop()
@@ -206,7 +230,9 @@ class WorkerPool:
         current, kind = worker.current, message[0]
         if kind == "ready" or current is None or message[1] != current.job_id:
             return  # a late message from a job we gave up on
-        if kind == "chunk":
+        if kind == "started":
+            current.chunks.put_nowait(_STARTED)  # in order with the chunks that follow
+        elif kind == "chunk":
             current.chunks.put_nowait(message[2])
         elif kind == "log":
             current.ctx.log.log(message[2], "%s", message[3])
@@ -268,6 +294,7 @@ class WorkerPool:
 
 
 _END = object()
+_STARTED = object()
 
 
 def _join_all(workers: list[_Worker], grace: float) -> None:

@@ -11,17 +11,11 @@ on how long anything took.
 from __future__ import annotations
 
 import asyncio
-import contextlib
-import itertools
 import json
 import os
-import signal
-import subprocess
-import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import pytest
 from celerykit import PLUGIN_SOURCE, CeleryKit
@@ -31,36 +25,24 @@ from stepkit import ALICE, ROOT, pipeline
 from notewell.kernel.celery_app import TASK_NAME
 from notewell.kernel.events import Event
 from notewell.kernel.settings import Settings
+from notewell.testing.workers import ALL_QUEUES, CeleryWorker, CeleryWorkers
 
 HERE = Path(__file__).parent
-NOTEWELL = Path(sys.executable).with_name("notewell")
 VISIBILITY = 4  # seconds: a killed worker's message goes back to its queue soon
-_databases = itertools.count()
 
 # -- fixtures ------------------------------------------------------------------------------
 
 
 @pytest.fixture
-def broker_url(redis_url: str) -> Iterator[str]:
-    """A Redis database of this test's own (queues, claims, outcomes), emptied around it."""
-    url = urlsplit(redis_url)._replace(path=f"/{1 + next(_databases) % 15}").geturl()
-    client = Redis.from_url(url)
-    client.flushdb()
-    yield url
-    client.flushdb()
-    client.close()
-
-
-@pytest.fixture
-def broker(broker_url: str) -> Iterator[Redis]:
-    client = Redis.from_url(broker_url, decode_responses=True)
+def broker(celery_broker_url: str) -> Iterator[Redis]:
+    client = Redis.from_url(celery_broker_url, decode_responses=True)
     yield client
     client.close()
 
 
 @pytest.fixture
-def settings(settings: Settings, broker_url: str) -> Settings:
-    return settings.model_copy(update={"broker_url": broker_url, "worker_pool_size": 1})
+def settings(settings: Settings, celery_broker_url: str) -> Settings:
+    return settings.model_copy(update={"broker_url": celery_broker_url, "worker_pool_size": 1})
 
 
 @pytest.fixture
@@ -77,76 +59,30 @@ def celery(pipelines: Any) -> Any:
     return executor
 
 
-class Worker:
-    """A ``notewell worker`` subprocess in a session of its own (killed as a group)."""
-
-    def __init__(self, env: dict[str, str], log: Path, queues: str, concurrency: int) -> None:
-        self.log = log
-        command = [str(NOTEWELL), "worker", "--queues", queues, "--concurrency", str(concurrency),
-                   "--visibility-timeout", str(VISIBILITY), "--loglevel", "INFO"]  # fmt: skip
-        with log.open("ab") as out:
-            self.process = subprocess.Popen(
-                command, env=env, stdout=out, stderr=subprocess.STDOUT, start_new_session=True
-            )
-
-    def wait_ready(self, timeout: float = 180.0) -> None:
-        for _ in range(int(timeout / 0.1)):
-            if " ready." in self.log.read_text(errors="replace"):
-                return
-            try:
-                self.process.wait(0.1)
-                break  # it exited
-            except subprocess.TimeoutExpired:
-                continue
-        pytest.fail(f"the worker did not start:\n{self.log.read_text(errors='replace')[-3000:]}")
-
-    def kill(self) -> None:
-        """SIGKILL the worker and its pool processes at once, as a crash would."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait()
-
-    def stop(self) -> None:
-        """A warm shutdown (SIGTERM to the main process); the group is killed if it hangs."""
-        if self.process.poll() is None:
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-        with contextlib.suppress(ProcessLookupError):  # pool processes left behind
-            os.killpg(self.process.pid, signal.SIGKILL)
-
-
 @pytest.fixture
-def start_worker(tmp_path: Path, broker_url: str) -> Iterator[Callable[..., Any]]:
-    """``await start_worker(queues=..., concurrency=...)``: a ready worker, stopped afterwards.
-
-    It loads the test steps from a plugin folder, as an operator's worker would."""
+def celery_worker_env(tmp_path: Path) -> dict[str, str]:
+    """The workers load the test steps from a plugin folder, as an operator's would."""
     plugin_dir = tmp_path / "worker-plugins"
     plugin_dir.mkdir()
     (plugin_dir / "celery_steps.py").write_text(PLUGIN_SOURCE)
-    env = {k: v for k, v in os.environ.items() if not k.startswith("NOTEWELL_")}
-    env.update(
-        NOTEWELL_BROKER_URL=broker_url,
-        NOTEWELL_DATA_DIR=str(tmp_path / "worker-data"),
-        NOTEWELL_PLUGIN_DIRS=str(plugin_dir),
-        NOTEWELL_PLUGINS="celery_steps",
-        NOTEWELL_LOG_FORMAT="console",
-        NOTEWELL_SECRET_KEY="test-secret-key-not-for-production",
-        PYTHONPATH=os.pathsep.join([str(HERE), env.get("PYTHONPATH", "")]),
-    )
-    workers: list[Worker] = []
+    return {
+        "NOTEWELL_PLUGIN_DIRS": str(plugin_dir),
+        "NOTEWELL_PLUGINS": "celery_steps",
+        "PYTHONPATH": os.pathsep.join([str(HERE), os.environ.get("PYTHONPATH", "")]),
+    }
 
-    async def start(queues: str = "interactive,batch,gpu", concurrency: int = 1) -> Worker:
-        worker = Worker(env, tmp_path / f"worker-{len(workers)}.log", queues, concurrency)
-        workers.append(worker)
-        await asyncio.to_thread(worker.wait_ready)
-        return worker
 
-    yield start
-    for worker in workers:
-        worker.stop()
+@pytest.fixture
+def start_worker(celery_workers: CeleryWorkers) -> Callable[..., Any]:
+    """``await start_worker(queues=..., concurrency=...)``: a ready worker (stopped by
+    ``celery_workers`` afterwards)."""
+
+    async def start(queues: str = ALL_QUEUES, concurrency: int = 1) -> CeleryWorker:
+        return await asyncio.to_thread(
+            celery_workers.start, queues, concurrency, visibility_timeout=VISIBILITY
+        )
+
+    return start
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 180.0) -> None:
@@ -455,4 +391,127 @@ async def test_a_step_whose_worker_dies_with_no_replacement_fails_clearly(
         pipeline(gate_step("g", tmp_path / "m3", gate, resources=nowhere, timeout=0.5)),
         actor=ALICE,
     )
-    assert timed.error["code"] == "step_timeout"
+    assert timed.error["code"] == "no_worker"  # its timeout runs only once a worker has it
+
+
+# -- queued behind a busy worker ---------------------------------------------------------------
+
+TIMEOUT = 1.0  # the waiting steps' `timeout:`, in seconds
+
+
+def step_events(app: Any) -> dict[str, list[tuple[str, str]]]:
+    """``(topic, status)`` of each step event, by step id, as the bus delivers them."""
+    seen: dict[str, list[tuple[str, str]]] = {}
+
+    async def collect(event: Event) -> None:
+        if "step_id" in event.data and event.topic != "run.chunk":
+            seen.setdefault(event.data["step_id"], []).append((event.topic, event.data["status"]))
+
+    app.kernel.bus.subscribe(collect, "run.")
+    return seen
+
+
+async def status_of(pipelines: Any, run_id: str, step_id: str) -> str | None:
+    run = await pipelines.get(run_id, ALICE)
+    return next((s.status for s in run.steps or [] if s.step_id == step_id), None)
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_a_step_behind_a_busy_worker_is_queued_and_its_timeout_starts_when_it_runs(
+    app, pipelines, celery, start_worker, broker, tmp_path
+):
+    events = step_events(app)
+    await start_worker(queues="batch", concurrency=1)
+    held, opened = tmp_path / "held", tmp_path / "open"
+    hold = await pipelines.start_run(pipeline(gate_step("hold", held, opened)), actor=ALICE)
+    await until(held.exists, "the first step to hold the only worker process")
+
+    effects, slow_marker = tmp_path / "effects", tmp_path / "slow"
+    quick = {"id": "quick", "uses": "test.mark", "timeout": TIMEOUT,
+             "with": {"path": str(effects), "line": "ran"}}  # fmt: skip
+    waiting = await pipelines.start_run(pipeline(quick), actor=ALICE)
+    doomed = await pipelines.start_run(
+        pipeline(gate_step("slow", slow_marker, tmp_path / "never", timeout=TIMEOUT)),
+        actor=ALICE,
+    )
+    await until(lambda: broker.llen("batch") == 2, "both steps to wait in the queue")
+    await asyncio.sleep(2 * TIMEOUT)  # queued for twice their timeout
+    assert await status_of(pipelines, waiting.id, "quick") == "queued"
+    assert await status_of(pipelines, doomed.id, "slow") == "queued"
+    assert (await pipelines.get(doomed.id, ALICE)).status == "running"
+    assert broker.llen("batch") == 2
+
+    opened.touch()
+    assert (await hold.wait()).status == "succeeded"
+    done = await waiting.wait()
+    assert done.status == "succeeded"  # its timeout did not count the wait
+    assert lines(effects) == ["ran"]
+    failed = await doomed.wait()
+    assert slow_marker.exists()  # it ran, then ran too long
+    assert failed.status == "failed"
+    assert failed.error["code"] == "step_timeout"
+
+    started_then = [("run.step_queued", "queued"), ("run.step_started", "running")]
+    assert events["hold"] == [*started_then, ("run.step_finished", "succeeded")]
+    assert events["quick"] == [*started_then, ("run.step_finished", "succeeded")]
+    assert events["slow"] == [*started_then, ("run.step_finished", "failed")]
+    [record] = (await pipelines.get(done.id, ALICE)).steps
+    assert (record.status, record.executor) == ("succeeded", "celery")
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_a_step_no_worker_takes_in_time_fails_with_queue_timeout_and_is_dropped(
+    make_app, start_worker, broker, tmp_path
+):
+    await start_worker(queues="batch", concurrency=1)
+    held, opened, never = tmp_path / "held", tmp_path / "open", tmp_path / "never"
+    async with make_app(step_queue_timeout=TIMEOUT) as app:
+        pipelines = app.kernel.pipelines
+        pipelines.executors["celery"].idle_check = 0.5
+        hold = await pipelines.start_run(pipeline(gate_step("hold", held, opened)), actor=ALICE)
+        await until(held.exists, "the first step to hold the only worker process")
+        starved = await pipelines.run(pipeline(gate_step("starved", never, opened)), actor=ALICE)
+        assert starved.status == "failed"
+        assert starved.error["code"] == "queue_timeout"
+        opened.touch()
+        assert (await hold.wait()).status == "succeeded"
+    # the worker receives the starved step's message once free, and drops it
+    await until(
+        lambda: broker.llen("batch") == broker.zcard("unacked_index") == 0,
+        "the starved step's message to be consumed",
+    )
+    assert not never.exists()
+
+
+# -- the celery_worker fixture (notewell.testing) -----------------------------------------------
+
+
+def group_alive(pid: int) -> bool:
+    try:
+        os.killpg(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
+
+
+@pytest.mark.integration
+@pytest.mark.slow
+async def test_the_celery_worker_fixture_runs_steps_restarts_and_stops_by_process_group(
+    pipelines, celery, celery_worker
+):
+    first = await pipelines.run(crunch_pipeline("celery"), {"n": 10}, actor=ALICE)
+    assert first.status == "succeeded"
+    old = celery_worker.pid
+    assert group_alive(old)
+    await asyncio.to_thread(celery_worker.restart)
+    assert celery_worker.pid != old
+    assert not group_alive(old)  # the worker and its pool processes are gone
+    again = await pipelines.run(crunch_pipeline("celery"), {"n": 10}, actor=ALICE)
+    assert again.outputs["total"] == first.outputs["total"]
+    # a process of the new worker ran it
+    assert again.steps[0].outputs["pid"] != first.steps[0].outputs["pid"]
+    current = celery_worker.pid
+    await asyncio.to_thread(celery_worker.stop)
+    assert not group_alive(current)

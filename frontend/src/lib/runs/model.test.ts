@@ -66,6 +66,16 @@ describe('live events', () => {
     expect(live.run.finished_at).toBeTruthy();
   });
 
+  it('shows a step queued until a worker starts it', () => {
+    let live = applyEvent(start, ev('run.started', {}));
+    live = applyEvent(live, ev('run.step_queued', { step_id: 'embed', uses: 'rag.embed', status: 'queued', executor: 'celery' }));
+    expect(live.run.steps?.[0]).toMatchObject({ step_id: 'embed', status: 'queued', executor: 'celery' });
+    expect(live.run.steps?.[0].started_at).toBeFalsy();
+    live = applyEvent(live, ev('run.step_started', { step_id: 'embed', status: 'running' }));
+    expect(live.run.steps?.[0]).toMatchObject({ step_id: 'embed', status: 'running', executor: 'celery' });
+    expect(live.run.steps?.[0].started_at).toBeTruthy();
+  });
+
   it('learns the pipeline order from run.started', () => {
     const live = applyEvent(start, ev('run.started', { steps: ['b', 'a'] }));
     expect(live.order).toEqual(['b', 'a']);

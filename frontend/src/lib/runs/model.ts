@@ -146,6 +146,9 @@ export function applyEvent(live: LiveRun, event: BusEvent): LiveRun {
       const order = Array.isArray(data.steps) ? data.steps.map(String) : live.order;
       return { ...live, order, run: { ...run, status: 'running', started_at: run.started_at ?? now } };
     }
+    case 'run.step_queued':
+      // waiting for a free worker: not started yet, so no start time
+      return { ...live, run: withStep(run, data, { status: 'queued', finished_at: null }) };
     case 'run.step_started':
       return {
         ...live,
