@@ -3,15 +3,31 @@
 from __future__ import annotations
 
 import os
+import threading
 import time
+
+_ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_RANDOM_BITS = 80
+_lock = threading.Lock()
+_last = 0
 
 
 def new_id() -> str:
-    """A 26-character, lexicographically time-ordered id (ULID layout, lowercase base32)."""
-    value = (time.time_ns() // 1_000_000) << 80 | int.from_bytes(os.urandom(10), "big")
-    alphabet = "0123456789abcdefghjkmnpqrstvwxyz"
+    """A 26-character, lexicographically time-ordered id (ULID layout, lowercase base32).
+
+    Monotonic within a process, as the ULID spec's monotonic variant: an id made in the
+    same millisecond as the previous one (or while the clock stepped back) is the
+    previous one plus a random increment, so ids made one after another always sort in
+    the order they were made, and still cannot be guessed from each other.
+    """
+    global _last
+    value = (time.time_ns() // 1_000_000) << _RANDOM_BITS | int.from_bytes(os.urandom(10), "big")
+    with _lock:
+        if value >> _RANDOM_BITS <= _last >> _RANDOM_BITS:
+            value = _last + 1 + int.from_bytes(os.urandom(4), "big")
+        _last = value
     chars = []
     for _ in range(26):
         value, index = divmod(value, 32)
-        chars.append(alphabet[index])
+        chars.append(_ALPHABET[index])
     return "".join(reversed(chars))

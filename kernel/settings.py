@@ -158,6 +158,19 @@ class Settings(_SourcedSettings):
     worker_pool_size: int = Field(
         0, ge=0, description="Processes in the local worker pool; 0 means one per CPU."
     )
+    run_records_flush_s: float = Field(
+        0.2,
+        gt=0,
+        le=60,
+        description="Seconds run records may wait in memory before they are written, "
+        "in one transaction for all runs of the moment; other processes see a run this late.",
+    )
+    run_records_backlog: int = Field(
+        100_000,
+        ge=1_000,
+        description="Runs whose records are kept in memory while the database is "
+        "unreachable; beyond that, new ones are dropped (and logged).",
+    )
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = Field(
         "INFO", description="Lowest level logged."
     )

@@ -9,6 +9,8 @@ What plugins and other kernel parts use:
 - the engine, as ``kernel.pipelines`` (:class:`PipelineService`): ``start_run``,
   ``run``, ``resume``, ``cancel``, ``get``, ``page``, ``call_step``; its records
   :class:`RunRead`, :class:`StepRunRead`, :class:`RunSummary`;
+- calls a plugin performs itself on a hot path, recorded as runs of one-step pipelines
+  without the runner: ``kernel.pipelines.calls`` with :class:`CallPipeline`, :class:`Call`;
 - the executor contract for new executors: :class:`Executor`, :class:`StepJob`.
 
 docs/runs.md describes running; docs/pipelines.md the file format.
@@ -16,6 +18,7 @@ docs/runs.md describes running; docs/pipelines.md the file format.
 
 from __future__ import annotations
 
+from notewell.kernel.pipelines.calls import Call, CallPipeline
 from notewell.kernel.pipelines.errors import StepError, StepFailed
 from notewell.kernel.pipelines.executors import Executor, StepJob
 from notewell.kernel.pipelines.records import RunRead, RunSummary, StepRunRead
@@ -31,6 +34,8 @@ from notewell.kernel.pipelines.spec import (
 from notewell.kernel.pipelines.step import Step, StepCancelled, StepContext
 
 __all__ = [
+    "Call",
+    "CallPipeline",
     "Executor",
     "InputSpec",
     "PipelineService",

@@ -15,7 +15,6 @@ import asyncio
 import logging
 import os
 import socket
-from collections.abc import Awaitable, Callable
 from datetime import datetime
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -61,13 +60,13 @@ class Reaper:
         self.pid = os.getpid()
         self._task: asyncio.Task[None] | None = None
 
-    async def start(self, on_beat: Callable[[], Awaitable[None]] | None = None) -> None:
+    async def start(self) -> None:
         """Register this process, reap what earlier processes left, start heartbeating."""
         await self.store.register_runner(self.runner_id, self.host, self.pid)
         reaped = await self.reap()
         if reaped:
             log.warning("marked %d orphaned run(s) failed", len(reaped), extra={"runs": reaped})
-        self._task = asyncio.create_task(self._beat(on_beat))
+        self._task = asyncio.create_task(self._beat())
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -79,15 +78,13 @@ class Reaper:
         except SQLAlchemyError:
             log.warning("could not unregister runner %s", self.runner_id, exc_info=True)
 
-    async def _beat(self, on_beat: Callable[[], Awaitable[None]] | None) -> None:
+    async def _beat(self) -> None:
         while True:
             await asyncio.sleep(self.interval)
             try:
                 if not await self.store.heartbeat(self.runner_id):
                     await self.store.register_runner(self.runner_id, self.host, self.pid)
                 await self.reap()
-                if on_beat is not None:
-                    await on_beat()
             except SQLAlchemyError:
                 log.warning("heartbeat failed; trying again in %ss", self.interval, exc_info=True)
 

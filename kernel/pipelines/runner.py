@@ -40,7 +40,7 @@ from notewell.kernel.pipelines.executors import StepJob, executor_for, queue_for
 from notewell.kernel.pipelines.plan import Plan
 from notewell.kernel.pipelines.records import RunRead, StepRunRead
 from notewell.kernel.pipelines.spec import RetrySpec
-from notewell.kernel.pipelines.state import LogCapture, StepRecorder, StepState, step_logger
+from notewell.kernel.pipelines.state import LogCapture, StepState, step_logger
 from notewell.kernel.pipelines.step import Step, StepCancelled, StepContext
 
 if TYPE_CHECKING:
@@ -71,7 +71,7 @@ class RunExecution:
         self.scope: dict[str, Any] = {"inputs": run.inputs, "steps": {}}
         self.failure: StepFailed | None = None
         self.stop_reason: dict[str, str] | None = None
-        self.recorder = StepRecorder(service.store, run.id, service.flush_interval)
+        self.records = service.store
         self._done: asyncio.Queue[StepState] = asyncio.Queue()
         self._clock = time.perf_counter()
         self._events = 0
@@ -85,7 +85,7 @@ class RunExecution:
         await self._schedule()
         values = self._outcome()
         self.run = self.run.model_copy(update={**values, "steps": None})
-        await self.service.save_final(self.recorder, values)
+        self.records.finish(self.run.id, values)
         await self._publish("run.finished", self._summary())
         await self.service.notify("on_run_finished", run=self.run)
         return self.run
@@ -351,7 +351,7 @@ class RunExecution:
     async def _finished(self, state: StepState) -> None:
         status = state.status
         self.scope["steps"][state.id] = {"outputs": state.outputs or {}, "status": status}
-        self.recorder.add(state.row(self.run.id))
+        self.records.add_steps([state.row(self.run.id)])
         try:
             await self._publish("run.step_finished", state.event(self.run.id))
             if self.service.has_hook("on_step_finished"):

@@ -16,12 +16,12 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from pydantic import ValidationError
-from sqlalchemy.exc import SQLAlchemyError
 
 from notewell.kernel.actor import Actor
 from notewell.kernel.db import utcnow
 from notewell.kernel.events import Event
 from notewell.kernel.ids import new_id
+from notewell.kernel.pipelines.calls import CallRecorder
 from notewell.kernel.pipelines.catalog import CatalogEntry, PipelineCatalog, pipeline_dirs
 from notewell.kernel.pipelines.catalog import PipelineNotFound as NotInCatalog
 from notewell.kernel.pipelines.errors import (
@@ -41,6 +41,7 @@ from notewell.kernel.pipelines.executors import (
 from notewell.kernel.pipelines.executors.worker import WorkerPool
 from notewell.kernel.pipelines.inputs import resolve_inputs
 from notewell.kernel.pipelines.issues import Issue
+from notewell.kernel.pipelines.journal import RunJournal
 from notewell.kernel.pipelines.loader import LoadedPipeline
 from notewell.kernel.pipelines.plan import Plan, build_plan, remember, spec_hash, spec_json
 from notewell.kernel.pipelines.reaper import Reaper
@@ -48,7 +49,6 @@ from notewell.kernel.pipelines.records import ACTIVE, RunRead, RunSummary, StepR
 from notewell.kernel.pipelines.registry import StepRegistry, UnknownStep
 from notewell.kernel.pipelines.runner import RunExecution
 from notewell.kernel.pipelines.spec import PipelineSpec
-from notewell.kernel.pipelines.state import StepRecorder
 from notewell.kernel.pipelines.step import StepContext
 from notewell.kernel.pipelines.store import RunStore
 from notewell.kernel.pipelines.validate import validate
@@ -83,13 +83,17 @@ class RunHandle:
 class PipelineService:
     """Registry, executors, records and the runs in flight in this process."""
 
-    flush_interval = 1.0
-    """Seconds finished steps may wait in memory before a batched insert."""
-
     def __init__(self, kernel: Kernel) -> None:
         self.kernel = kernel
         self.registry = StepRegistry(kernel.plugins)
-        self.store = RunStore(kernel.db)
+        self.store = RunStore(
+            kernel.db,
+            RunJournal(
+                kernel.db,
+                interval=kernel.settings.run_records_flush_s,
+                backlog=kernel.settings.run_records_backlog,
+            ),
+        )
         self.catalog = PipelineCatalog(
             pipeline_dirs(kernel.settings), auto_reload=kernel.settings.dev
         )
@@ -101,10 +105,10 @@ class PipelineService:
         if kernel.settings.effective_broker_url:
             self._add_celery()
         self.reaper = Reaper(self.store)
+        self.calls = CallRecorder(self)
         self.active: dict[str, RunHandle] = {}
         self._plans: dict[str, Plan] = {}
         self._issues: dict[tuple[str, frozenset[str]], list[Issue]] = {}
-        self._unsaved: list[tuple[StepRecorder, dict[str, Any]]] = []
         self._unsubscribe: Any = None
 
     def _add_celery(self) -> None:
@@ -120,7 +124,8 @@ class PipelineService:
         """Start executors, reap orphaned runs, listen for cancels from other replicas."""
         for executor in self.executors.values():
             await executor.start()
-        await self.reaper.start(on_beat=self._retry_unsaved)
+        self.store.journal.start()
+        await self.reaper.start()
         self._unsubscribe = self.kernel.bus.subscribe(self._on_cancel, CANCEL_TOPIC)
 
     async def stop(self) -> None:
@@ -132,6 +137,7 @@ class PipelineService:
         await asyncio.gather(*(h.task for h in self.active.values()), return_exceptions=True)
         if self._unsubscribe is not None:
             self._unsubscribe()
+        await self.store.journal.stop()
         await self.reaper.stop()
         for executor in self.executors.values():
             await executor.stop()
@@ -152,20 +158,6 @@ class PipelineService:
             await self.kernel.plugins.acall(hook, **kwargs)
         except Exception:  # an observer's failure is not the run's
             log.error("a plugin failed in %s", hook, exc_info=True)
-
-    async def save_final(self, recorder: StepRecorder, values: dict[str, Any]) -> None:
-        try:
-            await recorder.finish(values)
-        except SQLAlchemyError:
-            log.error(
-                "could not save the end of run %s; will retry", recorder.run_id, exc_info=True
-            )
-            self._unsaved.append((recorder, values))
-
-    async def _retry_unsaved(self) -> None:
-        pending, self._unsaved = self._unsaved, []
-        for recorder, values in pending:
-            await self.save_final(recorder, values)
 
     # -- starting runs -----------------------------------------------------------------
 
@@ -199,7 +191,7 @@ class PipelineService:
             "created_at": now,
             "started_at": now,
         }
-        await self.store.create(row, spec_json(spec))
+        self.store.create(row, spec_json(spec))
         run = RunRead.model_validate({**{k: v for k, v in row.items() if k != "owner"}})
         execution = RunExecution(self, run, plan, actor, prior)
         handle = RunHandle(execution, asyncio.create_task(execution.execute()))

@@ -1,5 +1,4 @@
-"""What a run keeps in memory while it runs: each step's state, its log lines, and the
-write-behind buffer of finished steps."""
+"""What a run keeps in memory while it runs: each step's state and its log lines."""
 
 from __future__ import annotations
 
@@ -10,13 +9,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.exc import SQLAlchemyError
-
 from notewell.kernel.db import utcnow
 from notewell.kernel.pipelines.errors import StepFailed
 from notewell.kernel.pipelines.records import LOG_CAP_BYTES, StepRunRead, cap_logs
 from notewell.kernel.pipelines.spec import StepSpec
-from notewell.kernel.pipelines.store import RunStore
 
 log = logging.getLogger("notewell.pipelines")
 _STEP_LOGGER = logging.getLogger("notewell.step")
@@ -128,52 +124,3 @@ class StepState:
             "duration_ms": self.duration_ms,
             "error": self.error,
         }
-
-
-class StepRecorder:
-    """Write-behind buffer of finished steps: one batched insert per ``interval`` at most,
-    and the rest in the run's final transaction."""
-
-    def __init__(self, store: RunStore, run_id: str, interval: float) -> None:
-        self.store = store
-        self.run_id = run_id
-        self.interval = interval
-        self.rows: list[dict[str, Any]] = []
-        self._timer: asyncio.TimerHandle | None = None
-        self._flushes: set[asyncio.Task[None]] = set()
-
-    def add(self, row: dict[str, Any]) -> None:
-        self.rows.append(row)
-        if self._timer is None and self.interval > 0:
-            loop = asyncio.get_running_loop()
-            self._timer = loop.call_later(self.interval, self._flush_in_background)
-
-    def _flush_in_background(self) -> None:
-        self._timer = None
-        rows, self.rows = self.rows, []
-        task = asyncio.get_running_loop().create_task(self._flush(rows))
-        self._flushes.add(task)
-        task.add_done_callback(self._flushes.discard)
-
-    async def _flush(self, rows: list[dict[str, Any]]) -> None:
-        try:
-            await self.store.add_steps(self.run_id, rows)
-        except SQLAlchemyError:
-            log.warning(
-                "could not write steps of run %s yet; keeping them", self.run_id, exc_info=True
-            )
-            self.rows[:0] = rows
-
-    async def finish(self, values: dict[str, Any]) -> None:
-        """Write the remaining steps and the run's final state together."""
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if self._flushes:
-            await asyncio.gather(*self._flushes)
-        rows, self.rows = self.rows, []
-        try:
-            await self.store.finish(self.run_id, values, rows)
-        except BaseException:
-            self.rows[:0] = rows
-            raise

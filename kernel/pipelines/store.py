@@ -1,9 +1,8 @@
-"""Reading and writing run records, with as few statements as a run allows.
+"""Reading and writing run records.
 
-A run costs: one transaction at the start (the pipeline version when this process has
-not stored it yet, then the run row), batched inserts of finished steps while it runs
-(at most one per ``flush_interval``), and one transaction at the end (the last step
-rows and the run's final update). Chunks never touch the database.
+Writes go through the :class:`~notewell.kernel.pipelines.journal.RunJournal`: queued in
+memory and written in batches, one transaction for many runs. Reads here flush it first,
+so this process always reads its own writes.
 """
 
 from __future__ import annotations
@@ -11,13 +10,12 @@ from __future__ import annotations
 import json
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, delete, insert, or_, select, update
-from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy import delete, or_, select, update
 
 from notewell.kernel.db import Database, utcnow
+from notewell.kernel.pipelines.journal import RunJournal
 from notewell.kernel.pipelines.records import (
     ACTIVE,
     PipelineVersion,
@@ -29,92 +27,43 @@ from notewell.kernel.pipelines.records import (
     StepRun,
     StepRunRead,
     blob_id_of,
-    cap_value,
 )
 
 MAX_PAGE = 200
-
-# writes on the hot path go through the tables (Core), skipping the ORM's bulk machinery
-RUN = cast(Table, Run.__table__)
-STEP_RUN = cast(Table, StepRun.__table__)
-BLOB = cast(Table, RunBlob.__table__)
 
 
 class RunStore:
     """The persistence of runs; knows SQL, not pipelines."""
 
-    def __init__(self, db: Database) -> None:
+    def __init__(self, db: Database, journal: RunJournal | None = None) -> None:
         self.db = db
-        self._stored_versions: set[str] = set()
+        self.journal = journal or RunJournal(db)
 
-    # -- writes while running ---------------------------------------------------------
+    # -- writes (queued; see journal.py) ----------------------------------------------
 
-    async def create(self, row: dict[str, Any], spec: dict[str, Any]) -> None:
-        """Insert the run (and the pipeline version it uses, once per process)."""
-        blobs: list[dict[str, Any]] = []
-        row = {**row, "inputs": cap_value(row["inputs"], row["id"], blobs)}
-        async with self.db.session() as session:
-            if row["content_hash"] not in self._stored_versions:
-                await session.execute(self._insert_version(row, spec))
-            await session.execute(insert(RUN), [row])
-            if blobs:
-                await session.execute(insert(BLOB), blobs)
-        if len(self._stored_versions) > 10_000:  # only saves a statement; forget freely
-            self._stored_versions.clear()
-        self._stored_versions.add(row["content_hash"])
+    def create(self, row: dict[str, Any], spec: dict[str, Any]) -> None:
+        """Record a run that starts (a whole ``kernel_run`` row) and its pipeline version."""
+        self.journal.start_run(row, spec)
 
-    def _insert_version(self, row: dict[str, Any], spec: dict[str, Any]) -> Any:
-        values = {
-            "content_hash": row["content_hash"],
-            "name": row["pipeline"],
-            "version": row["version"],
-            "spec": spec,
-            "created_at": utcnow(),
-        }
-        dialect = postgresql if self.db.dialect == "postgresql" else sqlite
-        statement = dialect.insert(PipelineVersion).values(**values)
-        return statement.on_conflict_do_nothing(index_elements=["content_hash"])
+    def add_steps(self, rows: Sequence[dict[str, Any]]) -> None:
+        """Record finished steps."""
+        self.journal.add_steps(rows)
 
-    async def add_steps(self, run_id: str, rows: Sequence[dict[str, Any]]) -> None:
-        """Insert finished steps in one statement (plus one for any large values)."""
-        if rows:
-            async with self.db.session() as session:
-                await self._insert_steps(session, run_id, rows)
-
-    async def _insert_steps(
-        self, session: AsyncSession, run_id: str, rows: Sequence[dict[str, Any]]
-    ) -> None:
-        if not rows:
-            return
-        blobs: list[dict[str, Any]] = []
-        capped = [
-            {
-                **row,
-                "inputs": cap_value(row.get("inputs"), run_id, blobs),
-                "outputs": cap_value(row.get("outputs"), run_id, blobs),
-            }
-            for row in rows
-        ]
-        if blobs:
-            await session.execute(insert(BLOB), blobs)
-        await session.execute(insert(STEP_RUN), capped)
-
-    async def finish(
+    def finish(
         self, run_id: str, values: dict[str, Any], rows: Sequence[dict[str, Any]] = ()
     ) -> None:
-        """The last step rows and the run's final state, in one transaction."""
-        blobs: list[dict[str, Any]] = []
-        values = {**values, "outputs": cap_value(values.get("outputs"), run_id, blobs)}
-        async with self.db.session() as session:
-            await self._insert_steps(session, run_id, rows)
-            if blobs:
-                await session.execute(insert(BLOB), blobs)
-            await session.execute(update(RUN).where(RUN.c.id == run_id).values(**values))
+        """Record a run's final values with its last step rows."""
+        self.journal.end_run(run_id, values, rows)
+
+    async def flush(self) -> None:
+        """Write what is queued now (reads do this first)."""
+        await self.journal.flush()
 
     # -- reads ------------------------------------------------------------------------
 
     async def get(self, run_id: str, *, steps: bool = True) -> RunRead | None:
         """The run with its step rows (in the order they finished), or ``None``."""
+        await self.flush()
         async with self.db.session() as session:
             run = await session.get(Run, run_id)
             if run is None:
@@ -142,6 +91,7 @@ class RunStore:
 
         ``actor_id=None`` means every actor's runs (admins).
         """
+        await self.flush()
         limit = max(1, min(limit, MAX_PAGE))
         query = select(*_summary_columns()).order_by(Run.id.desc()).limit(limit + 1)
         if actor_id is not None:
@@ -159,6 +109,7 @@ class RunStore:
 
     async def blob(self, run_id: str, blob_id: str) -> Any:
         """A large value of ``run_id``, or raise KeyError."""
+        await self.flush()
         async with self.db.session() as session:
             blob = await session.get(RunBlob, blob_id)
         if blob is None or blob.run_id != run_id:
@@ -167,12 +118,14 @@ class RunStore:
 
     async def spec(self, content_hash: str) -> dict[str, Any] | None:
         """The pipeline definition stored under ``content_hash``."""
+        await self.flush()
         async with self.db.session() as session:
             version = await session.get(PipelineVersion, content_hash)
         return None if version is None else dict(version.spec)
 
     async def reusable_steps(self, run_id: str) -> dict[str, StepRunRead]:
         """The succeeded (or reused) steps of ``run_id``, large values resolved."""
+        await self.flush()
         async with self.db.session() as session:
             rows = list(
                 await session.scalars(

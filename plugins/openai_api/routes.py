@@ -30,8 +30,8 @@ def _json(data: Any) -> Response:
     return Response(json.dumps(data), content_type="application/json")
 
 
-async def _body() -> tuple[dict[str, Any], int]:
-    """The JSON body and its size in bytes; 400 in OpenAI's shape when it is not JSON."""
+async def _body() -> dict[str, Any]:
+    """The JSON body; 400 in OpenAI's shape when it is not JSON."""
     raw = await request.get_data()
     try:
         data = json.loads(raw)
@@ -43,7 +43,7 @@ async def _body() -> tuple[dict[str, Any], int]:
             code="invalid_json",
             param=None,
         )
-    return data, len(raw)
+    return data
 
 
 @bp.get("/models")
@@ -57,25 +57,25 @@ async def list_models() -> Response:
 @policy.user
 async def chat_completions() -> Any:
     """A chat completion, whole or streamed (Server-Sent Events ending ``[DONE]``)."""
-    body, size = await _body()
+    body = await _body()
     completion = parse(CompletionRequest, body)
     service = service_of(current_kernel())
     if completion.stream:
-        events = await service.stream(current_actor(), completion, body, size)
+        events = await service.stream(current_actor(), completion, body)
         response = Response(events, content_type="text/event-stream")
         response.headers["Cache-Control"] = "no-cache"
         response.timeout = None
         return response
-    return _json(await service.complete(current_actor(), completion, body, size))
+    return _json(await service.complete(current_actor(), completion, body))
 
 
 @bp.post("/embeddings")
 @policy.user
 async def embeddings() -> Response:
     """Vectors for a text or a list of texts (``encoding_format``: float or base64)."""
-    body, size = await _body()
+    body = await _body()
     answer = await service_of(current_kernel()).embed(
-        current_actor(), parse(EmbeddingRequest, body), body, size
+        current_actor(), parse(EmbeddingRequest, body), body
     )
     return _json(answer)
 

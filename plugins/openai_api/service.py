@@ -2,9 +2,10 @@
 
 Per call: the model gateway (found through the providers plugin's hook, never
 imported), one upstream request, the response in OpenAI's shape, and the run record
-queued in memory (:mod:`recorder`). Nothing here reads settings or permissions from the
-database: the actor comes from auth's in-memory cache, the model list from the
-gateway's, and these settings were read once at start-up.
+(the kernel's call recorder, ``kernel.pipelines.calls``: queued in memory). Nothing
+here reads settings or permissions from the database: the actor comes from auth's
+in-memory cache, the model list from the gateway's, and these settings were read once
+at start-up.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import Any
 from notewell.kernel.actor import Actor
 from notewell.kernel.errors import NotewellError, ServiceUnavailable
 from notewell.kernel.events import Event
-from notewell.plugins.openai_api.recorder import Pipeline, RunRecorder, Ticket
+from notewell.kernel.pipelines import Call, CallPipeline
 from notewell.plugins.openai_api.render import error_body
 from notewell.plugins.openai_api.schemas import CompletionRequest, EmbeddingRequest, InvalidRequest
 from notewell.plugins.openai_api.settings import OpenAIApiSettings
@@ -57,23 +58,22 @@ def failure(exc: NotewellError, step_id: str) -> dict[str, Any]:
 class OpenAIService:
     """Answers ``/v1`` calls and records each as a run."""
 
-    def __init__(
-        self, kernel: Any, settings: OpenAIApiSettings, recorder: RunRecorder | None
-    ) -> None:
+    def __init__(self, kernel: Any, settings: OpenAIApiSettings) -> None:
         self.kernel = kernel
         self.settings = settings
-        self.recorder = recorder
-        self.pipelines: dict[str, Pipeline] = {}
+        self.pipelines: dict[str, CallPipeline] = {}
+        """The pipelines calls are recorded as, by kind (none: calls are not recorded)."""
 
-    def _begin(self, kind: str, inputs: Any, size: int, actor: Actor) -> Ticket | None:
+    def _begin(self, kind: str, inputs: Any, actor: Actor) -> Call | None:
         pipeline = self.pipelines.get(kind)
-        if self.recorder is None or pipeline is None:
+        if pipeline is None:
             return None
-        return self.recorder.begin(pipeline, inputs, size, actor)
+        call: Call = self.kernel.pipelines.calls.begin(pipeline, inputs, actor)
+        return call
 
-    def _end(self, ticket: Ticket | None, **values: Any) -> None:
-        if ticket is not None and self.recorder is not None:
-            self.recorder.end(ticket, **values)
+    def _end(self, ticket: Call | None, **values: Any) -> None:
+        if ticket is not None:
+            self.kernel.pipelines.calls.end(ticket, **values)
 
     # -- models --------------------------------------------------------------------------
 
@@ -84,11 +84,11 @@ class OpenAIService:
     # -- chat completions ----------------------------------------------------------------
 
     async def complete(
-        self, actor: Actor, request: CompletionRequest, body: dict[str, Any], size: int
+        self, actor: Actor, request: CompletionRequest, body: dict[str, Any]
     ) -> dict[str, Any]:
         """A whole completion."""
         self._check(request)
-        ticket = self._begin("chat", {"request": body}, size, actor)
+        ticket = self._begin("chat", {"request": body}, actor)
         try:
             result = await model_gateway(self.kernel).chat(actor, request.upstream())
         except NotewellError as exc:
@@ -102,7 +102,6 @@ class OpenAIService:
         self._end(
             ticket,
             status="succeeded",
-            size_hint=len(result.content),
             outputs={
                 "content": result.content,
                 "finish_reason": result.finish_reason,
@@ -114,12 +113,12 @@ class OpenAIService:
         return answer
 
     async def stream(
-        self, actor: Actor, request: CompletionRequest, body: dict[str, Any], size: int
+        self, actor: Actor, request: CompletionRequest, body: dict[str, Any]
     ) -> AsyncIterator[bytes]:
         """A streamed completion. Errors before the first piece are raised here (an
         HTTP error); later ones end the stream with an ``error`` event."""
         self._check(request)
-        ticket = self._begin("chat", {"request": body}, size, actor)
+        ticket = self._begin("chat", {"request": body}, actor)
         try:
             stream = await model_gateway(self.kernel).stream(actor, request.upstream())
             first = await anext(stream, None)
@@ -133,7 +132,7 @@ class OpenAIService:
         return self._events(stream, first, ticket, request.model, usage)
 
     async def _events(
-        self, stream: Any, first: Any, ticket: Ticket | None, model: str, usage: bool
+        self, stream: Any, first: Any, ticket: Call | None, model: str, usage: bool
     ) -> AsyncIterator[bytes]:
         """The stream's events. A reader task drains the upstream into a queue, and each
         write sends every piece that has arrived meanwhile: one write per burst, not per
@@ -196,7 +195,6 @@ class OpenAIService:
                 ticket,
                 status=status,
                 error=error,
-                size_hint=len(result.content),
                 outputs={
                     "content": result.content,
                     "finish_reason": result.finish_reason,
@@ -218,12 +216,10 @@ class OpenAIService:
     # -- embeddings ----------------------------------------------------------------------
 
     async def embed(
-        self, actor: Actor, request: EmbeddingRequest, body: dict[str, Any], size: int
+        self, actor: Actor, request: EmbeddingRequest, body: dict[str, Any]
     ) -> dict[str, Any]:
         texts = request.texts()
-        ticket = self._begin(
-            "embeddings", {"model": request.model, "input": request.input}, size, actor
-        )
+        ticket = self._begin("embeddings", {"model": request.model, "input": request.input}, actor)
         try:
             result = await model_gateway(self.kernel).embed(actor, request.model, texts)
         except NotewellError as exc:
@@ -255,7 +251,7 @@ class ChunkEvents:
     """A streamed answer's text for run viewers: ``run.chunk`` events on the bus, at
     most one per ``interval`` seconds (tokens are batched in between)."""
 
-    def __init__(self, kernel: Any, ticket: Ticket | None, interval: float) -> None:
+    def __init__(self, kernel: Any, ticket: Call | None, interval: float) -> None:
         self.kernel = kernel
         self.ticket = ticket
         self.interval = interval if ticket is not None else 0

@@ -17,22 +17,6 @@ class OpenAIApiSettings(PluginSettings):
     record_runs: bool = Field(
         True, description="Record each completion and embedding call as a pipeline run."
     )
-    record_flush_s: float = Field(
-        0.25,
-        gt=0,
-        le=5,
-        description="Run records are written in batches at most this often (a call's "
-        "record is readable after this long).",
-    )
-    record_batch: int = Field(
-        500, ge=1, description="Write the batch early once this many records wait."
-    )
-    record_backlog: int = Field(
-        50_000,
-        ge=100,
-        description="Records kept in memory while the database is unreachable; older "
-        "ones are dropped (and logged) past this.",
-    )
     chunk_events_s: float = Field(
         0.0,
         ge=0,

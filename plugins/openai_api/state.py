@@ -7,7 +7,7 @@ import weakref
 from typing import Any
 
 from notewell.kernel.errors import NotewellError, ServiceUnavailable
-from notewell.plugins.openai_api.recorder import Pipeline, RunRecorder
+from notewell.kernel.pipelines import CallPipeline
 from notewell.plugins.openai_api.service import OpenAIService
 from notewell.plugins.openai_api.settings import OpenAIApiSettings
 
@@ -25,44 +25,20 @@ def service_of(kernel: Any) -> OpenAIService:
 
 
 async def start(kernel: Any) -> OpenAIService:
-    """Build the service: settings read once, pipelines found, the recorder running."""
+    """Build the service: settings read once, the pipelines calls are recorded as found."""
     settings: OpenAIApiSettings = kernel.settings.plugin(OpenAIApiSettings.section)
-    recorder = None
-    if settings.record_runs:
-        recorder = RunRecorder(
-            kernel.db,
-            kernel,
-            kernel.pipelines.reaper.runner_id,
-            interval=settings.record_flush_s,
-            batch=settings.record_batch,
-            backlog=settings.record_backlog,
-        )
-    service = OpenAIService(kernel, settings, recorder)
-    for kind, name in (
-        ("chat", settings.completion_pipeline),
-        ("embeddings", settings.embedding_pipeline),
-    ):
+    service = OpenAIService(kernel, settings)
+    kinds = (("chat", settings.completion_pipeline), ("embeddings", settings.embedding_pipeline))
+    for kind, name in kinds if settings.record_runs else ():
         try:
             loaded = await kernel.pipelines.find(name)
         except NotewellError:
             log.warning("pipeline %s not found: /v1 calls of this kind are not recorded", name)
             continue
-        step = loaded.spec.steps[0]
-        service.pipelines[kind] = Pipeline(
-            name=loaded.spec.name,
-            version=loaded.spec.version,
-            content_hash=loaded.content_hash,
-            spec=loaded.spec.model_dump(mode="json", by_alias=True, exclude_unset=True),
-            step_id=step.id,
-            uses=step.uses,
-        )
-    if recorder is not None:
-        recorder.start()
+        service.pipelines[kind] = CallPipeline.of(loaded)
     _SERVICES[kernel] = service
     return service
 
 
 async def stop(kernel: Any) -> None:
-    service = _SERVICES.pop(kernel, None)
-    if service is not None and service.recorder is not None:
-        await service.recorder.stop()
+    _SERVICES.pop(kernel, None)

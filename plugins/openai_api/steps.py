@@ -1,6 +1,7 @@
 """Pipeline steps of the OpenAI-compatible API: what ``pipelines/openai-chat.yaml`` and
 ``openai-embeddings.yaml`` run. ``/v1`` calls are recorded as runs of those pipelines
-(see :mod:`recorder`); running the pipelines yourself runs these steps."""
+(through the kernel's call recorder, ``kernel.pipelines.calls``); running the pipelines
+yourself runs these steps."""
 
 from __future__ import annotations
 
