@@ -70,10 +70,10 @@ describe('live events', () => {
     let live = applyEvent(start, ev('run.started', {}));
     live = applyEvent(live, ev('run.step_queued', { step_id: 'embed', uses: 'rag.embed', status: 'queued', executor: 'celery' }));
     expect(live.run.steps?.[0]).toMatchObject({ step_id: 'embed', status: 'queued', executor: 'celery' });
-    expect(live.run.steps?.[0].started_at).toBeFalsy();
+    expect(live.run.steps?.[0]?.started_at).toBeFalsy();
     live = applyEvent(live, ev('run.step_started', { step_id: 'embed', status: 'running' }));
     expect(live.run.steps?.[0]).toMatchObject({ step_id: 'embed', status: 'running', executor: 'celery' });
-    expect(live.run.steps?.[0].started_at).toBeTruthy();
+    expect(live.run.steps?.[0]?.started_at).toBeTruthy();
   });
 
   it('learns the pipeline order from run.started', () => {
