@@ -1,4 +1,5 @@
-"""Start-up time and idle memory of `notewell serve` against a bare Hypercorn app.
+"""Start-up time and idle memory of `notewell serve` against a bare ASGI app under uvicorn
+(the server `notewell serve` runs).
 
 Measures, for each server, the time from launching the process to the first 200 from
 its health URL, and the resident memory (RSS) once idle. Runs each several times on
@@ -98,7 +99,7 @@ def main() -> None:
             port = free_port()
             results["bare"].append(
                 measure(
-                    [python, "-m", "hypercorn", "--bind", f"127.0.0.1:{port}", "bare_app:app"],
+                    [python, "-m", "uvicorn", "--port", str(port), "bare_app:app"],
                     f"http://127.0.0.1:{port}/",
                     {**os.environ, "PYTHONPATH": str(bare_dir)},
                 )

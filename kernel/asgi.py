@@ -1,4 +1,4 @@
-"""The ASGI entry point for servers: ``hypercorn 'notewell.kernel.asgi:create_asgi_app()'``.
+"""The ASGI entry point for servers: ``uvicorn --factory notewell.kernel.asgi:create_asgi_app``.
 
 Settings come from the environment; this is what each server worker process imports.
 """

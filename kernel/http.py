@@ -10,6 +10,7 @@ import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from pydantic import TypeAdapter
 from quart import Response, g, request
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
@@ -91,6 +92,36 @@ def install(app: NotewellApp) -> None:
     app.register_error_handler(NotewellError, _render_error)
     app.register_error_handler(RequestSchemaValidationError, _render_validation_error)
     app.register_error_handler(HTTPException, _render_http_exception)
+
+
+def speed_up_json_responses(app: NotewellApp) -> None:
+    """Convert plain ``dict``/``list`` return values with one cached pydantic adapter per
+    type, instead of quart-schema's new ``TypeAdapter`` per response (~50 µs each, a
+    sizeable share of a small JSON route); the result is the same (nested models and
+    dataclasses included). Other return values take quart-schema's path unchanged.
+    Call after ``QuartSchema(app)``."""
+    schema_make_response = app.make_response
+    quart_make_response = schema_make_response.__wrapped__  # type: ignore[attr-defined]
+    adapters: dict[type, TypeAdapter[Any]] = {dict: TypeAdapter(dict), list: TypeAdapter(list)}
+    options = app.config["QUART_SCHEMA_PYDANTIC_DUMP_OPTIONS"] or {}
+    if app.config["QUART_SCHEMA_CONVERT_CASING"]:
+        return  # camelCase output: quart-schema's conversion does it
+
+    async def make_response(result: Any) -> Any:
+        if isinstance(result, Response):
+            return result  # already made (the /v1 hot path): nothing to convert
+        value, status = result if _is_value_and_status(result) else (result, None)
+        adapter = adapters.get(type(value))
+        if adapter is None:
+            return await schema_make_response(result)
+        value = adapter.dump_python(value, **options)
+        return await quart_make_response(value if status is None else (value, status))
+
+    app.make_response = make_response  # type: ignore[method-assign]
+
+
+def _is_value_and_status(result: Any) -> bool:
+    return isinstance(result, tuple) and len(result) == 2 and isinstance(result[1], int)
 
 
 async def _begin() -> None:

@@ -7,6 +7,8 @@ import threading
 import time
 
 _ALPHABET = "0123456789abcdefghjkmnpqrstvwxyz"
+_PAIRS = [high + low for high in _ALPHABET for low in _ALPHABET]  # 10 bits → 2 characters
+_SHIFTS = range(120, -1, -10)  # 130 bits (26 characters), most significant first
 _RANDOM_BITS = 80
 _lock = threading.Lock()
 _last = 0
@@ -21,13 +23,10 @@ def new_id() -> str:
     the order they were made, and still cannot be guessed from each other.
     """
     global _last
-    value = (time.time_ns() // 1_000_000) << _RANDOM_BITS | int.from_bytes(os.urandom(10), "big")
+    random = int.from_bytes(os.urandom(10), "big")
+    value = (time.time_ns() // 1_000_000) << _RANDOM_BITS | random
     with _lock:
         if value >> _RANDOM_BITS <= _last >> _RANDOM_BITS:
-            value = _last + 1 + int.from_bytes(os.urandom(4), "big")
+            value = _last + 1 + (random >> 48)  # up to 2**32 further on
         _last = value
-    chars = []
-    for _ in range(26):
-        value, index = divmod(value, 32)
-        chars.append(_ALPHABET[index])
-    return "".join(reversed(chars))
+    return "".join([_PAIRS[(value >> shift) & 1023] for shift in _SHIFTS])

@@ -13,6 +13,7 @@ from typing import Any
 request_id_var: ContextVar[str | None] = ContextVar("notewell_request_id", default=None)
 
 _STANDARD = set(vars(logging.makeLogRecord({}))) | {"message", "asctime"}
+_STANDARD.add("color_message")  # uvicorn's copy of the message with terminal colours
 
 # bearer tokens, API keys and password fields must never reach a log line
 _SECRET_PATTERNS = [
@@ -80,5 +81,5 @@ def configure_logging(level: str, fmt: str, secrets: tuple[str, ...] = ()) -> No
             root.removeHandler(existing)
     root.addHandler(handler)
     root.setLevel(level)
-    for noisy in ("hypercorn.access", "engineio", "socketio", "aiosqlite", "asyncio", "alembic"):
+    for noisy in ("uvicorn.access", "engineio", "socketio", "aiosqlite", "asyncio", "alembic"):
         logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLevelName(level)))

@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from notewell.kernel.pipelines.records import RunRead
 
 STYLES = {
+    "queued": "cyan",
     "running": "yellow",
     "succeeded": "green",
     "reused": "green",
@@ -33,6 +34,9 @@ STYLES = {
     "cancelled": "magenta",
     "skipped": "dim",
 }
+
+
+_STEP_TOPICS = ("run.step_queued", "run.step_started", "run.step_finished")
 
 
 class Progress:
@@ -46,12 +50,12 @@ class Progress:
     async def on_event(self, event: Event) -> None:
         """Bus handler: update the step's row (and print a line when not live)."""
         step_id = event.data.get("step_id")
-        if step_id not in self.rows or event.topic not in ("run.step_started", "run.step_finished"):
+        if step_id not in self.rows or event.topic not in _STEP_TOPICS:
             return
         row = self.rows[step_id]
         row["status"] = event.data["status"]
-        if event.topic == "run.step_started":
-            row["since"] = time.perf_counter()
+        if event.topic in ("run.step_queued", "run.step_started"):
+            row["since"] = time.perf_counter()  # queued for / running for
         else:
             row["ms"] = event.data.get("duration_ms")
             row["error"] = (event.data.get("error") or {}).get("message")
@@ -66,7 +70,7 @@ class Progress:
     def _time(row: dict[str, Any]) -> str:
         if row.get("ms") is not None:
             return f"{row['ms'] / 1000:.2f}s"
-        if row["status"] == "running" and "since" in row:
+        if row["status"] in ("queued", "running") and "since" in row:
             return f"{time.perf_counter() - row['since']:.1f}s"
         return ""
 

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
-import logging
 import os
-import signal
-from typing import Any
 
 import click
 
@@ -24,46 +20,48 @@ def serve(host: str | None, port: int | None, workers: int | None, reload: bool)
     The database is reached and migrated before the server starts listening, so a bad
     database URL or a failing migration is reported in one line.
     """
-    from hypercorn.config import Config
-
     from notewell.kernel.cli.context import settings
 
     current = settings()
-    config = Config()
-    config.bind = [f"{host or current.host}:{port or current.port}"]
-    config.workers = workers or current.workers
-    config.use_reloader = reload
-    config.accesslog = None
-    config.errorlog = logging.getLogger("hypercorn.error")  # one JSON line, via our handler
-    config.graceful_timeout = 10
-    url = f"http://{host or current.host}:{port or current.port}"
-    if config.workers > 1 or reload:
-        _serve_workers(config, url)
+    host, port = host or current.host, port or current.port
+    workers = workers or current.workers
+    url = f"http://{host}:{port}"
+    if workers > 1 or reload:
+        _serve_workers(host, port, workers, reload, url)
     else:
-        _serve_in_process(config, url)
+        _serve_in_process(host, port, url)
 
 
-def _serve_workers(config: Any, url: str) -> None:
-    from hypercorn.run import run
+def _serve_workers(host: str, port: int, workers: int, reload: bool, url: str) -> None:
+    """Several processes (or one that restarts on change): each builds its own app."""
+    import uvicorn
+    from uvicorn.supervisors import ChangeReload, Multiprocess
 
     from notewell.kernel.cli.context import run_async, settings, with_kernel
+    from notewell.kernel.serving import server_config
 
     async def nothing(kernel: object) -> None:
         return None
 
     run_async(lambda: with_kernel(nothing, migrate=settings().migrate_on_start))
-    config.application_path = "notewell.kernel.asgi:create_asgi_app()"
-    click.echo(f"Notewell {__version__} serving on {url} ({config.workers} workers)")
-    raise SystemExit(run(config))
+    config = server_config(
+        "notewell.kernel.asgi:create_asgi_app", host=host, port=port, workers=workers, reload=reload
+    )
+    click.echo(f"Notewell {__version__} serving on {url} ({workers} workers)")
+    sockets = [config.bind_socket()]
+    if reload:
+        ChangeReload(config, target=uvicorn.Server(config).run, sockets=sockets).run()
+    else:
+        Multiprocess(config, sockets=sockets).run()
 
 
-def _serve_in_process(config: Any, url: str) -> None:
-    from hypercorn.asyncio import serve as hypercorn_serve
-
+def _serve_in_process(host: str, port: int, url: str) -> None:
+    from notewell.kernel import serving
     from notewell.kernel.app import create_app
     from notewell.kernel.cli.context import settings
 
     app = create_app(settings())
+    server = serving.server(serving.server_config(app, host=host, port=port))
 
     async def main() -> None:
         try:
@@ -71,14 +69,10 @@ def _serve_in_process(config: Any, url: str) -> None:
         except BaseException:
             await app.kernel.db.dispose()
             raise
-        stop = asyncio.Event()
-        loop = asyncio.get_running_loop()
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            loop.add_signal_handler(sig, stop.set)
         click.echo(f"Notewell {__version__} serving on {url} (pid {os.getpid()})")
-        await hypercorn_serve(app, config, shutdown_trigger=stop.wait)
+        await server.serve()  # SIGINT / SIGTERM: requests in flight finish, then exit 0
 
-    asyncio.run(main())
+    serving.run(main)
 
 
 @click.command()

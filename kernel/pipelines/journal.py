@@ -28,6 +28,7 @@ import contextlib
 import json
 import logging
 from collections.abc import Iterator, Sequence
+from datetime import UTC
 from typing import Any, cast
 
 from sqlalchemy import JSON, Dialect, Table
@@ -35,7 +36,7 @@ from sqlalchemy.dialects import postgresql
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from notewell.kernel.db import Database, utcnow
+from notewell.kernel.db import Database, UTCDateTime, utcnow
 from notewell.kernel.ids import new_id
 from notewell.kernel.pipelines.records import (
     VALUE_CAP_BYTES,
@@ -280,7 +281,10 @@ async def _write_sqlite(
                     values.append(None)
                 elif kind == "value" and blobs is not None:
                     values.append(_json_or_blob(value, row[run_key], blobs))
-                elif kind != "plain":
+                elif kind == "time" and value.tzinfo is UTC:
+                    # SQLAlchemy's SQLite format for UTCDateTime, without its two calls
+                    values.append(value.replace(tzinfo=None).isoformat(" ", "microseconds"))
+                elif kind == "json":
                     values.append(json.dumps(value, separators=(",", ":"), default=str))
                 else:
                     values.append(process(value) if process is not None else value)
@@ -292,8 +296,8 @@ _CONVERTERS: dict[tuple[str, str], list[tuple[str, str, Any]]] = {}
 
 
 def _converters(table: Table, dialect: Dialect) -> list[tuple[str, str, Any]]:
-    """Each column's name, kind (``value``: inputs/outputs, ``json``, ``plain``) and its
-    type's bind processor for ``dialect`` (or ``None``)."""
+    """Each column's name, kind (``value``: inputs/outputs, ``json``, ``time``, ``plain``)
+    and its type's bind processor for ``dialect`` (or ``None``)."""
     key = (table.name, dialect.name)
     if key not in _CONVERTERS:
         _CONVERTERS[key] = [
@@ -303,6 +307,8 @@ def _converters(table: Table, dialect: Dialect) -> list[tuple[str, str, Any]]:
                 if column.name in VALUE_COLUMNS
                 else "json"
                 if isinstance(column.type, JSON)
+                else "time"
+                if isinstance(column.type, UTCDateTime)
                 else "plain",
                 column.type.dialect_impl(dialect).bind_processor(dialect),
             )

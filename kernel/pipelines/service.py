@@ -354,7 +354,15 @@ class PipelineService:
             ) from None
         executor = self.executor(executor_for(None, cls, self.heavy_executor))
         job = StepJob(
-            name, cls, model, ctx.run_id, step_id, ctx.attempt, ctx.actor, queue_for(None, cls)
+            name,
+            cls,
+            model,
+            ctx.run_id,
+            step_id,
+            ctx.attempt,
+            ctx.actor,
+            queue_for(None, cls),
+            queue_timeout=self.kernel.settings.step_queue_timeout,
         )
         child = StepContext(
             ctx.run_id,

@@ -83,3 +83,83 @@ def test_serve_with_unreachable_database_is_one_line_and_exit_2(tmp_path):
     assert result.returncode == 2
     assert "NOTEWELL_DATABASE_URL" in result.stderr
     assert "Traceback" not in result.stderr
+
+
+def test_serve_answers_logs_json_lines_only_and_stops_cleanly_on_sigterm(tmp_path):
+    import signal
+    import time
+    import urllib.request
+
+    from notewell.testing.services import free_port
+
+    port = free_port()
+    env = {**os.environ, "NOTEWELL_DATA_DIR": str(tmp_path), "NOTEWELL_PORT": str(port)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "notewell.kernel.cli", "serve"],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env,
+    )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2) as answer:
+                    headers = answer.headers
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "never answered"
+                time.sleep(0.1)
+        assert headers.get("Server") is None  # the server does not advertise itself
+        assert headers.get("X-Request-ID")
+        server.send_signal(signal.SIGTERM)
+        output, _ = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert server.returncode == 0, output
+    lines = [line for line in output.splitlines() if line.strip()]
+    banner = [line for line in lines if line.startswith("Notewell ")]
+    assert len(banner) == 1 and f":{port}" in banner[0]
+    entries = [json.loads(line) for line in lines if line not in banner]  # all JSON
+    assert all("color_message" not in entry for entry in entries)
+    assert any(entry["message"] == "Application shutdown complete." for entry in entries)
+
+
+def test_serve_with_two_workers_answers_from_two_processes_and_stops_them_all(tmp_path):
+    import signal
+    import time
+    import urllib.request
+
+    import psutil
+
+    from notewell.testing.services import free_port
+
+    port = free_port()
+    env = {**os.environ, "NOTEWELL_DATA_DIR": str(tmp_path), "NOTEWELL_PORT": str(port)}
+    server = subprocess.Popen(
+        [sys.executable, "-m", "notewell.kernel.cli", "serve", "--workers", "2"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env, start_new_session=True,
+    )
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                with urllib.request.urlopen(f"http://127.0.0.1:{port}/health", timeout=2):
+                    break
+            except OSError:
+                assert server.poll() is None and time.monotonic() < deadline, "never answered"
+                time.sleep(0.2)
+        workers = [
+            child
+            for child in psutil.Process(server.pid).children()
+            if "spawn_main" in " ".join(child.cmdline())  # not multiprocessing's tracker
+        ]
+        assert len(workers) == 2
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(timeout=60) == 0
+        _, alive = psutil.wait_procs(workers, timeout=10)
+        assert not alive
+    finally:
+        if server.poll() is None:
+            os.killpg(server.pid, signal.SIGKILL)
+            server.wait()

@@ -17,13 +17,12 @@ from typing import Any
 import httpx
 import pytest
 import socketio
-from hypercorn.asyncio import serve
-from hypercorn.config import Config
 
 from notewell.kernel import hookimpl
 from notewell.kernel.app import NotewellApp, create_app
 from notewell.kernel.events import Event
 from notewell.testing.services import free_port
+from notewell.testing.serving import serve_app
 
 PLUGIN_DIR = Path(__file__).parent / "realtime_plugins"
 WAIT_S = 15.0
@@ -86,21 +85,10 @@ async def sockets() -> AsyncIterator[Callable[[], SocketUser]]:
 
 @contextlib.asynccontextmanager
 async def served(app: NotewellApp) -> AsyncIterator[str]:
-    """Serve ``app`` with Hypercorn on a free port (its lifespan goes through ASGI)."""
-    port = free_port()
-    config = Config()
-    config.bind = [f"127.0.0.1:{port}"]
-    config.accesslog = None
-    config.graceful_timeout = 2
-    stop = asyncio.Event()
-    task = asyncio.create_task(serve(app, config, shutdown_trigger=stop.wait))  # type: ignore[arg-type]
-    url = f"http://127.0.0.1:{port}"
-    try:
+    """Serve ``app`` on a free port as ``notewell serve`` does (its lifespan through ASGI)."""
+    async with serve_app(app) as url:
         await wait_for_health(url)
         yield url
-    finally:
-        stop.set()
-        await task
 
 
 async def wait_for_health(url: str, process: subprocess.Popen[bytes] | None = None) -> None:

@@ -96,3 +96,23 @@ def test_a_catalog_pipeline_runs_by_name(cli):
     result = cli("example-hello", "-i", "name=CLI")
     assert result.returncode == 0, result.stderr
     assert json.loads(result.stdout) == {"greeting": "Hello, CLI!"}
+
+
+ON_A_WORKER = """
+    name: cli-worker
+    steps:
+      - id: pooled
+        uses: core.template
+        executor: worker
+        with: {template: "from a worker process"}
+    outputs:
+      text: ${{ steps.pooled.outputs.text }}
+"""
+
+
+def test_a_step_sent_to_the_worker_pool_shows_queued_then_running_then_done(cli, tmp_path):
+    result = cli(write(tmp_path, "worker.yaml", ON_A_WORKER))
+    assert result.returncode == 0, result.stderr
+    assert json.loads(result.stdout) == {"text": "from a worker process"}
+    statuses = [line.split()[1] for line in result.stderr.splitlines() if line.startswith("pooled")]
+    assert statuses == ["queued", "running", "succeeded"]

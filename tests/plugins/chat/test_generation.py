@@ -183,7 +183,7 @@ async def test_a_silent_upstream_times_out(make_app, api_for, upstream, monkeypa
 
 
 async def test_a_refused_connection_is_reported(api, client, connected):
-    from .served import free_port
+    from notewell.testing.services import free_port
 
     response = await client.post(
         "/api/v1/connections",

@@ -1,4 +1,4 @@
-"""Fixtures for the OpenAI-compatible API's tests: a real server (Hypercorn on a free
+"""Fixtures for the OpenAI-compatible API's tests: a real server (uvicorn on a free
 port) with the auth, providers, ratelimit and openai_api plugins, an admin, an API key,
 and the local OpenAI-compatible upstream as a connection."""
 
@@ -19,7 +19,6 @@ def _env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NOTEWELL_AUTH__PASSWORD_TIME_COST", "1")
     monkeypatch.setenv("NOTEWELL_AUTH__PASSWORD_MEMORY_COST", "8")
     monkeypatch.setenv("NOTEWELL_AUTH__PASSWORD_PARALLELISM", "1")
-    monkeypatch.setenv("NOTEWELL_OPENAI_API__RECORD_FLUSH_S", "0.01")
 
 
 @pytest.fixture
