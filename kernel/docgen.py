@@ -40,7 +40,9 @@ def register_routes():
 passing test that uses the fixtures of `notewell.testing` (`settings`, `plugins`,
 `app`, `client`, `bare_app`, `make_app`, `register_plugin`, `database_url`,
 `postgres_server_url`, `redis_server`, `redis_url`, and `celery_worker` — a real
-`notewell worker` — with `celery_workers`, `celery_broker_url` and `celery_worker_env`).
+`notewell worker` — with `celery_workers`, `celery_broker_url` and `celery_worker_env`),
+and `notewell.testing.serving.serve_app(app)`, which serves an app on a real socket in
+the test's event loop as `notewell serve` does (for streaming, disconnects, WebSockets).
 
 ## The rules
 
