@@ -67,6 +67,8 @@ class Call:
     started: float
     started_at: datetime
     row: dict[str, Any]
+    ended: bool = False
+    """Whether :meth:`CallRecorder.end` has recorded how it ended (the first end wins)."""
 
 
 class CallRecorder:
@@ -110,7 +112,13 @@ class CallRecorder:
         outputs: Any = None,
         error: dict[str, Any] | None = None,
     ) -> None:
-        """Record how a call ended, with its one step row; calls ``on_run_finished``."""
+        """Record how a call ended, with its one step row; calls ``on_run_finished``.
+
+        Only the first end of a call counts: a later one (a clean-up path that cannot
+        know whether the call's own code ended it) changes nothing."""
+        if call.ended:
+            return
+        call.ended = True
         duration = round((time.perf_counter() - call.started) * 1000, 3)
         finished = utcnow()
         values = {

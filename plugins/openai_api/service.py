@@ -63,6 +63,7 @@ class OpenAIService:
         self.settings = settings
         self.pipelines: dict[str, CallPipeline] = {}
         """The pipelines calls are recorded as, by kind (none: calls are not recorded)."""
+        self._closing: set[asyncio.Task[Any]] = set()
 
     def _begin(self, kind: str, inputs: Any, actor: Actor) -> Call | None:
         pipeline = self.pipelines.get(kind)
@@ -129,7 +130,27 @@ class OpenAIService:
             self._end(ticket, status="cancelled", error=_gone())
             raise
         usage = bool(request.stream_options and request.stream_options.include_usage)
+        if ticket is not None:
+            self._end_when_abandoned(ticket, stream)
         return self._events(stream, first, ticket, request.model, usage)
+
+    def _end_when_abandoned(self, ticket: Call, stream: Any) -> None:
+        """If the request ends before its stream is read at all (the client left before
+        the first byte), the events' own clean-up never runs: end the call here, as
+        cancelled, and close the upstream stream. After a read, this changes nothing."""
+        task = asyncio.current_task()
+        if task is None:
+            return
+
+        def abandoned(_: asyncio.Task[Any]) -> None:
+            if ticket.ended:
+                return
+            self._end(ticket, status="cancelled", error=_gone())
+            closing = asyncio.get_running_loop().create_task(stream.aclose())
+            self._closing.add(closing)
+            closing.add_done_callback(self._closing.discard)
+
+        task.add_done_callback(abandoned)
 
     async def _events(
         self, stream: Any, first: Any, ticket: Call | None, model: str, usage: bool

@@ -208,3 +208,31 @@ async def test_a_client_that_leaves_a_stream_cancels_the_upstream(openai_client,
             break
         await asyncio.sleep(0.02)
     assert server.upstream.disconnects == 1 and server.upstream.finished_streams == 0
+
+
+async def test_a_stream_never_read_is_recorded_cancelled_and_its_upstream_closed(server):
+    """The request ends before its body is read at all (its client left before the first
+    byte): the run is not left `running`, and the upstream stream is closed."""
+    from notewell.kernel.actor import Actor
+    from notewell.plugins.openai_api.schemas import CompletionRequest
+    from notewell.plugins.openai_api.state import service_of
+
+    server.upstream.pieces, server.upstream.delay = 200, 0.02
+    service = service_of(server.app.kernel)
+    actor = Actor(id="api-user", kind="api_key", roles=frozenset({"user"}))
+    body = {"model": "slow", "messages": [{"role": "user", "content": "go"}], "stream": True}
+
+    async def request_that_never_reads_its_body() -> None:
+        await service.stream(actor, CompletionRequest.model_validate(body), body)
+
+    before, _ = await server.app.kernel.pipelines.page(SYSTEM, pipeline="openai-chat")
+    await asyncio.create_task(request_that_never_reads_its_body())
+    for _ in range(200):
+        if server.upstream.disconnects:
+            break
+        await asyncio.sleep(0.02)
+    runs, _ = await server.app.kernel.pipelines.page(SYSTEM, pipeline="openai-chat")
+    new = [run for run in runs if run.id not in {old.id for old in before}]
+    assert [run.status for run in new] == ["cancelled"]
+    assert new[0].error["code"] == "client_disconnected"
+    assert server.upstream.disconnects == 1 and server.upstream.finished_streams == 0
