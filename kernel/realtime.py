@@ -116,6 +116,7 @@ class Realtime:
         self._sio: Any = None
         self._socket_app: Any = None
         self._unsubscribe: Callable[[], None] | None = None
+        self._started = False
 
     @property
     def sio(self) -> Any:
@@ -131,6 +132,7 @@ class Realtime:
             self._sio = socketio.AsyncServer(async_mode="asgi", client_manager=manager)
             self._sio.on("connect", self.connect)
             self._sio.on("*", self.dispatch)
+            self._forward_events()
         return self._sio
 
     def wrap(self, app_asgi: Any) -> Any:
@@ -152,11 +154,20 @@ class Realtime:
         return asgi
 
     async def start(self) -> None:
-        """Start forwarding bus events to sockets."""
-        self._unsubscribe = self.kernel.bus.subscribe(self.forward)
+        """Forward bus events to sockets from now on — once there is a socket server:
+        until a socket first connects to this process, nobody here can receive them,
+        and every event would still cost a queue hop (a pipeline step publishes two)."""
+        self._started = True
+        if self._sio is not None:
+            self._forward_events()
+
+    def _forward_events(self) -> None:
+        if self._started and self._unsubscribe is None:
+            self._unsubscribe = self.kernel.bus.subscribe(self.forward)
 
     async def stop(self) -> None:
         """Stop forwarding and end the Socket.IO server's background tasks."""
+        self._started = False
         if self._unsubscribe is not None:
             self._unsubscribe()
             self._unsubscribe = None
