@@ -1,13 +1,13 @@
 """Calls recorded as runs, without the runner: for a plugin's hot path.
 
 Some work is one step that a plugin performs itself, in its own request handler — a
-proxied completion of the OpenAI-compatible API, say — where the general runner's
+proxied completion of an API gateway, say — where the general runner's
 per-run work (planning, events on every transition, rendering and validating each
 step's values) would cost more than the call. Such a call is still a run: it is
 recorded as a run of a one-step pipeline, through the same journal as every run, so the
 run viewer, metering (``on_run_finished``) and the reaper see it::
 
-    pipeline = CallPipeline.of(await kernel.pipelines.find("openai-chat"))
+    pipeline = CallPipeline.of(await kernel.pipelines.find("gateway-chat"))
     call = kernel.pipelines.calls.begin(pipeline, {"request": body}, actor)
     ...
     kernel.pipelines.calls.end(call, status="succeeded", outputs={...})

@@ -1,7 +1,7 @@
 """Write-behind run records: what runs did, written in batches off their critical path.
 
 Every run — the general runner's, and the calls a plugin records as runs of a one-step
-pipeline (the OpenAI-compatible API) — is recorded through one journal per process:
+pipeline (an API gateway's calls) — is recorded through one journal per process:
 
 - :meth:`RunJournal.start_run` queues the run row (and, once per process, the pipeline
   version it uses), :meth:`add_steps` finished step rows, :meth:`end_run` the run's
