@@ -10,6 +10,8 @@ from __future__ import annotations
 import traceback
 from typing import Any
 
+from pydantic import ValidationError
+
 from notewell.kernel.errors import Conflict, NotFound, Unprocessable
 
 
@@ -152,3 +154,13 @@ class RunStateConflict(Conflict):
     """The run is not in a state that allows this (cancel a finished run, resume a live one)."""
 
     default_code = "run_state_conflict"
+
+
+def describe_invalid(exc: ValidationError, what: str) -> str:
+    """A step's invalid ``inputs`` or ``outputs`` in one line: the first five problems."""
+    parts = []
+    for error in exc.errors()[:5]:
+        where = ".".join(str(part) for part in error.get("loc", ())) or what
+        parts.append(f"{where}: {error.get('msg', '')}")
+    more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
+    return f"invalid {what}: " + "; ".join(parts) + more

@@ -35,7 +35,7 @@ from notewell.kernel.actor import Actor
 from notewell.kernel.db import utcnow
 from notewell.kernel.events import Event
 from notewell.kernel.pipelines import refs
-from notewell.kernel.pipelines.errors import StepError, StepFailed, StepTimeout
+from notewell.kernel.pipelines.errors import StepError, StepFailed, StepTimeout, describe_invalid
 from notewell.kernel.pipelines.executors import StepJob, executor_for, queue_for
 from notewell.kernel.pipelines.plan import Plan
 from notewell.kernel.pipelines.records import RunRead, StepRunRead
@@ -71,7 +71,6 @@ class RunExecution:
         self.scope: dict[str, Any] = {"inputs": run.inputs, "steps": {}}
         self.failure: StepFailed | None = None
         self.stop_reason: dict[str, str] | None = None
-        self.records = service.store
         self._done: asyncio.Queue[StepState] = asyncio.Queue()
         self._clock = time.perf_counter()
         self._events = 0
@@ -85,7 +84,7 @@ class RunExecution:
         await self._schedule()
         values = self._outcome()
         self.run = self.run.model_copy(update={**values, "steps": None})
-        self.records.finish(self.run.id, values)
+        self.service.store.finish(self.run.id, values)
         await self._publish("run.finished", self._summary())
         await self.service.notify("on_run_finished", run=self.run)
         return self.run
@@ -248,7 +247,7 @@ class RunExecution:
         try:
             return cls.Inputs.model_validate(rendered)
         except ValidationError as exc:
-            cause = StepError(_describe(exc, "inputs"), code="invalid_step_inputs")
+            cause = StepError(describe_invalid(exc, "inputs"), code="invalid_step_inputs")
             raise StepFailed(spec.id, spec.uses, cause) from None
 
     async def _attempts(
@@ -325,7 +324,7 @@ class RunExecution:
         try:
             outputs = cls.Outputs.model_validate(result)
         except ValidationError as exc:
-            cause = StepError(_describe(exc, "outputs"), code="invalid_step_outputs")
+            cause = StepError(describe_invalid(exc, "outputs"), code="invalid_step_outputs")
             raise StepFailed(state.id, state.spec.uses, cause) from None
         return outputs.model_dump(mode="json", by_alias=True)
 
@@ -351,7 +350,7 @@ class RunExecution:
     async def _finished(self, state: StepState) -> None:
         status = state.status
         self.scope["steps"][state.id] = {"outputs": state.outputs or {}, "status": status}
-        self.records.add_steps([state.row(self.run.id)])
+        self.service.store.add_steps([state.row(self.run.id)])
         try:
             await self._publish("run.step_finished", state.event(self.run.id))
             if self.service.has_hook("on_step_finished"):
@@ -391,12 +390,3 @@ class RunExecution:
             state.read(self.run.id) for state in self.states.values() if state.status != "pending"
         ]
         return self.run.model_copy(update={"steps": steps})
-
-
-def _describe(exc: ValidationError, what: str) -> str:
-    parts = []
-    for error in exc.errors()[:5]:
-        where = ".".join(str(part) for part in error.get("loc", ())) or what
-        parts.append(f"{where}: {error.get('msg', '')}")
-    more = f" (and {exc.error_count() - 5} more)" if exc.error_count() > 5 else ""
-    return f"invalid {what}: " + "; ".join(parts) + more

@@ -16,6 +16,7 @@ from pydantic import BaseModel
 
 from notewell.kernel import hookimpl
 from notewell.kernel.actor import Actor
+from notewell.kernel.events import Event
 from notewell.kernel.pipelines import (
     PipelineSpec,
     RetrySpec,
@@ -385,3 +386,15 @@ def pipeline(
     return PipelineSpec.model_validate(
         {"name": name, "inputs": inputs or {}, "steps": list(steps), "outputs": outputs or {}}
     )
+
+
+def step_events(app: Any) -> dict[str, list[tuple[str, str]]]:
+    """``(topic, status)`` of each step event, by step id, as the bus delivers them."""
+    seen: dict[str, list[tuple[str, str]]] = {}
+
+    async def collect(event: Event) -> None:
+        if "step_id" in event.data and event.topic != "run.chunk":
+            seen.setdefault(event.data["step_id"], []).append((event.topic, event.data["status"]))
+
+    app.kernel.bus.subscribe(collect, "run.")
+    return seen

@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 from celerykit import PLUGIN_SOURCE, CeleryKit
 from redis import Redis
-from stepkit import ALICE, ROOT, pipeline
+from stepkit import ALICE, ROOT, pipeline, step_events
 
 from notewell.kernel.celery_app import TASK_NAME
 from notewell.kernel.events import Event
@@ -397,18 +397,6 @@ async def test_a_step_whose_worker_dies_with_no_replacement_fails_clearly(
 # -- queued behind a busy worker ---------------------------------------------------------------
 
 TIMEOUT = 1.0  # the waiting steps' `timeout:`, in seconds
-
-
-def step_events(app: Any) -> dict[str, list[tuple[str, str]]]:
-    """``(topic, status)`` of each step event, by step id, as the bus delivers them."""
-    seen: dict[str, list[tuple[str, str]]] = {}
-
-    async def collect(event: Event) -> None:
-        if "step_id" in event.data and event.topic != "run.chunk":
-            seen.setdefault(event.data["step_id"], []).append((event.topic, event.data["status"]))
-
-    app.kernel.bus.subscribe(collect, "run.")
-    return seen
 
 
 async def status_of(pipelines: Any, run_id: str, step_id: str) -> str | None:

@@ -14,10 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import stepkit
 from celerykit import CeleryKit
 from stepkit import ALICE, pipeline
-
-from notewell.kernel.events import Event
 
 TIMEOUT = 1.0  # the waiting step's `timeout:`, in seconds
 
@@ -32,17 +31,9 @@ def plugins(plugins: list[Any]) -> list[Any]:
     return [*plugins, CeleryKit()]
 
 
-@pytest.fixture
-def step_events(app: Any) -> dict[str, list[tuple[str, str]]]:
-    """``(topic, status)`` of each step event, by step id, as the bus delivers them."""
-    seen: dict[str, list[tuple[str, str]]] = {}
-
-    async def collect(event: Event) -> None:
-        if "step_id" in event.data and event.topic != "run.chunk":
-            seen.setdefault(event.data["step_id"], []).append((event.topic, event.data["status"]))
-
-    app.kernel.bus.subscribe(collect, "run.")
-    return seen
+@pytest.fixture(name="step_events")
+def step_events_fixture(app: Any) -> dict[str, list[tuple[str, str]]]:
+    return stepkit.step_events(app)
 
 
 async def until(condition: Callable[[], bool], what: str, timeout: float = 120.0) -> None:
