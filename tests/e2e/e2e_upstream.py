@@ -143,3 +143,25 @@ def running(upstream: Upstream | None = None) -> Iterator[Upstream]:
         loop.call_soon_threadsafe(loop.stop)
         thread.join(10)
         loop.close()
+
+
+@contextmanager
+def connected(admin_api: Any, upstream: Upstream, name: str) -> Iterator[Upstream]:
+    """``upstream`` served and added (through ``admin_api``) as the connection ``name``,
+    its models prefixed ``e2e/``; the connection is removed when the block ends."""
+    with running(upstream) as served:
+        made = admin_api.post(
+            "/api/v1/connections",
+            json={
+                "name": name,
+                "type": "openai",
+                "base_url": served.base_url,
+                "api_key": API_KEY,
+                "prefix": "e2e/",
+            },
+        )
+        assert made.status_code == 201, made.text
+        try:
+            yield served
+        finally:
+            admin_api.delete(f"/api/v1/connections/{made.json()['id']}")

@@ -9,7 +9,7 @@ import re
 import httpx
 import pytest
 from e2e_support import PASSWORD, sign_in
-from e2e_upstream import API_KEY, Upstream, running
+from e2e_upstream import Upstream, connected
 from playwright.sync_api import expect
 
 from notewell.testing import service_unavailable
@@ -34,20 +34,9 @@ def admin_api(server):
 @pytest.fixture(scope="module")
 def upstream(admin_api):
     """A local OpenAI-compatible server, connected as `e2e/…` models."""
-    with running(Upstream(models=["e2e-chat", "e2e-slow"], reply=HOSTILE)) as served:
-        made = admin_api.post(
-            "/api/v1/connections",
-            json={
-                "name": "e2e-chat-upstream",
-                "type": "openai",
-                "base_url": served.base_url,
-                "api_key": API_KEY,
-                "prefix": "e2e/",
-            },
-        )
-        assert made.status_code == 201, made.text
+    upstream = Upstream(models=["e2e-chat", "e2e-slow"], reply=HOSTILE)
+    with connected(admin_api, upstream, "e2e-chat-upstream") as served:
         yield served
-        admin_api.delete(f"/api/v1/connections/{made.json()['id']}")
 
 
 def answers(page):

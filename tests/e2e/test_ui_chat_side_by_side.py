@@ -8,7 +8,7 @@ import re
 
 import pytest
 from e2e_support import sign_in
-from e2e_upstream import API_KEY, Upstream, running
+from e2e_upstream import Upstream, connected
 from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
@@ -39,20 +39,8 @@ def upstream(admin_api):
     """A local OpenAI-compatible server: two quick models and two that take seconds."""
     models = ["e2e-chat", "e2e-other", "e2e-slow-a", "e2e-slow-b"]
     upstream = Upstream(models=models, reply="A **plain** answer.", slow_pieces=24)
-    with running(upstream) as served:
-        made = admin_api.post(
-            "/api/v1/connections",
-            json={
-                "name": "e2e-compare-upstream",
-                "type": "openai",
-                "base_url": served.base_url,
-                "api_key": API_KEY,
-                "prefix": "e2e/",
-            },
-        )
-        assert made.status_code == 201, made.text
+    with connected(admin_api, upstream, "e2e-compare-upstream") as served:
         yield served
-        admin_api.delete(f"/api/v1/connections/{made.json()['id']}")
 
 
 def send(page, text: str) -> None:
