@@ -247,7 +247,7 @@ class PluginHost:
         caller = getattr(self.pm.hook, hook)
         # pluggy calls the last registered (and tryfirst) implementations first
         for impl in reversed(caller.get_hookimpls()):
-            name = self.pm.get_name(impl.plugin) or ""
+            name = impl.plugin_name
             if not self.is_enabled(name):
                 continue
             try:

@@ -110,6 +110,9 @@ class ModelGateway:
 
     async def catalog(self) -> Catalog:
         """The model list, rebuilt only when stale."""
+        catalog = self._catalog
+        if catalog is not None and not self._expired(catalog):
+            return catalog
         async with self._lock:
             if self._catalog is None or self._expired(self._catalog):
                 self._catalog = await self._build()
