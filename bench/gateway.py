@@ -16,9 +16,11 @@ concurrency 32 at least 25% of direct.
 
     .venv/bin/python bench/gateway.py [--rounds 3] [--requests 600] [--seconds 4]
 
-``--upstream-kind aiohttp`` uses a typical Python server as the upstream instead of the
-raw one; ``--compare-aiohttp`` adds a column going through Notewell over a connection
-whose provider is a minimal aiohttp client (a bench-only plugin in ``bench/plugins``);
+``--upstream-kind aiohttp`` uses a lean Python server as the upstream instead of the raw
+one, ``--upstream-kind fastapi`` one with vLLM's HTTP stack (FastAPI on uvicorn, the
+request validated by pydantic); ``--compare-aiohttp`` adds a column going through
+Notewell over a connection whose provider is a minimal aiohttp client (a bench-only
+plugin in ``bench/plugins``);
 ``--server-env NAME=VALUE`` changes the server's settings (for example
 ``NOTEWELL_DISABLED_PLUGINS=ratelimit``) to see what a part costs; ``--baseline-tree DIR``
 also starts a second server from another checkout (``git worktree add DIR <commit>``) and
@@ -147,8 +149,7 @@ class UpstreamProtocol(asyncio.Protocol):
 
 
 def run_aiohttp_upstream(port: int) -> None:
-    """The same answers from an aiohttp app: a typical Python server, about as fast as
-    the upstream of the issue's reference figures (~4,800 requests/s at concurrency 32)."""
+    """The same answers from an aiohttp app: a typical lean Python server."""
     from aiohttp import web
 
     completion, stream, models = _upstream_payloads()
@@ -172,6 +173,14 @@ def run_aiohttp_upstream(port: int) -> None:
     web.run_app(app, host="127.0.0.1", port=port, print=None, access_log=None)
 
 
+def run_fastapi_upstream(port: int) -> None:
+    """The same answers from FastAPI on uvicorn (vLLM's HTTP stack; ``fastapi_upstream``)."""
+    sys.path.insert(0, str(Path(__file__).parent))
+    import fastapi_upstream
+
+    fastapi_upstream.run(port, *_upstream_payloads())
+
+
 def run_upstream(port: int) -> None:
     async def main() -> None:
         server = await asyncio.get_running_loop().create_server(
@@ -181,6 +190,9 @@ def run_upstream(port: int) -> None:
             await server.serve_forever()
 
     asyncio.run(main())
+
+
+UPSTREAMS = {"raw": run_upstream, "aiohttp": run_aiohttp_upstream, "fastapi": run_fastapi_upstream}
 
 
 # -- the load --------------------------------------------------------------------------
@@ -469,9 +481,9 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=4.0, help="per throughput round")
     parser.add_argument(
         "--upstream-kind",
-        choices=["raw", "aiohttp"],
+        choices=sorted(UPSTREAMS),
         default="raw",
-        help="raw asyncio (the fastest) or an aiohttp app (a typical Python server)",
+        help="raw asyncio (the fastest), an aiohttp app, or FastAPI on uvicorn (vLLM's HTTP stack)",
     )
     parser.add_argument(
         "--compare-aiohttp",
@@ -495,7 +507,7 @@ def main() -> None:
     parser.add_argument("--upstream", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.upstream:
-        (run_aiohttp_upstream if args.upstream_kind == "aiohttp" else run_upstream)(args.upstream)
+        UPSTREAMS[args.upstream_kind](args.upstream)
         return
     upstream_port, notewell_port = free_port(), free_port()
     upstream = subprocess.Popen(
