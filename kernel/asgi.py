@@ -9,6 +9,9 @@ from typing import Any
 
 
 def create_asgi_app() -> Any:
+    from notewell.kernel import serving
     from notewell.kernel.app import create_app
 
-    return create_app()
+    app = create_app()
+    serving.settle_heap()
+    return app

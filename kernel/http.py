@@ -182,7 +182,7 @@ async def _finish(response: Response) -> Response:
     if request_id:
         response.headers["X-Request-ID"] = request_id
     started = getattr(g, "started", None)
-    if started is not None:
+    if started is not None and access_log.isEnabledFor(logging.INFO):
         access_log.info(
             "%s %s %s",
             request.method,

@@ -251,7 +251,7 @@ class PluginHost:
             if not self.is_enabled(name):
                 continue
             try:
-                result = impl.function(*[kwargs[arg] for arg in impl.argnames])
+                result = impl.function(*map(kwargs.__getitem__, impl.argnames))
             except NotewellError:
                 raise  # an answer meant for the client (an invalid token), not a failure
             except Exception:
@@ -262,8 +262,9 @@ class PluginHost:
 
     def first(self, hook: str, **kwargs: Any) -> Any:
         """The first non-``None`` answer of a firstresult hook."""
-        results = self.call(hook, **kwargs)
-        return results[0] if results else None
+        for _, result in self._answers(hook, kwargs):
+            return result
+        return None
 
     async def acall(self, hook: str, **kwargs: Any) -> list[Any]:
         """:meth:`call`, awaiting any awaitable results (Datasette's ``await_me_maybe``)."""

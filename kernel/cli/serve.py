@@ -61,6 +61,7 @@ def _serve_in_process(host: str, port: int, url: str) -> None:
     from notewell.kernel.cli.context import settings
 
     app = create_app(settings())
+    serving.settle_heap()
     server = serving.server(serving.server_config(app, host=host, port=port))
 
     async def main() -> None:
