@@ -14,6 +14,7 @@ from sqlalchemy import select
 
 from notewell.kernel import __version__, http, realtime
 from notewell.kernel.actor import Actor
+from notewell.kernel.connection import HTTPConnection
 from notewell.kernel.db import Database
 from notewell.kernel.errors import Conflict, NotFound, StartupError
 from notewell.kernel.events import Event, EventBus, create_bus
@@ -149,6 +150,7 @@ class NotewellApp(Quart):
     """A Quart app that carries its :class:`Kernel`."""
 
     kernel: Kernel
+    asgi_http_class = HTTPConnection
     session_interface = NoSessions()  # type: ignore[assignment]  # any SessionInterface works
 
 
