@@ -40,6 +40,8 @@ class Kernel:
         self.db = Database(settings.effective_database_url)
         self.bus: EventBus = create_bus(settings.redis_url)
         self.pipelines = PipelineService(self)
+        self.realtime: realtime.Realtime | None = None
+        """The Socket.IO endpoint, in a serving process (``kernel.realtime``)."""
         self.blueprint_owners: dict[str, str] = {}
         self.unpoliced_routes: list[str] = []
         self._prepared = False

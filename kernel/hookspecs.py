@@ -129,6 +129,11 @@ def actor_from_request(request: RequestInfo) -> Actor | None:
     Socket.IO connections. firstresult: the first plugin that returns an actor wins;
     the kernel's default answers ``ANONYMOUS``. Raise ``Unauthorized`` for credentials
     that are present but invalid (a forged or revoked token).
+
+    A socket keeps the actor it connected as. When a user's credentials or roles change,
+    call ``kernel.realtime.recheck(user_id)`` in every process (after dropping any cache
+    of your own): the user's sockets are authenticated again from their handshakes, and
+    those whose credentials no longer hold are disconnected.
     """
 
 

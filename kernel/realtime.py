@@ -12,6 +12,12 @@
 - **Client → server.** Events are dispatched to the handlers plugins return from
   ``register_socket_handlers`` (disabled plugins' handlers are skipped); the handler's
   return value is the acknowledgement.
+- **Credentials that change.** A connection keeps the actor it connected as. When a
+  user's credentials or roles change (signed out, password changed, account disabled,
+  roles edited), the authenticating plugin calls :meth:`Realtime.recheck` in every
+  process: each of that user's connections there is authenticated again from its
+  handshake. One whose credentials no longer hold is told (``session.ended``) and
+  disconnected; the others carry the actor as it now is, in its current rooms.
 
 With Redis configured the server uses ``socketio.AsyncRedisManager``, so that replicas
 can reach each other's clients. The bus already brings every event to every replica,
@@ -31,7 +37,7 @@ from werkzeug.datastructures import Headers
 from werkzeug.http import parse_cookie
 
 from notewell.kernel.actor import Actor
-from notewell.kernel.errors import NotewellError
+from notewell.kernel.errors import NotewellError, Unauthorized
 from notewell.kernel.events import Event
 from notewell.kernel.http import RequestInfo
 from notewell.kernel.ids import new_id
@@ -47,6 +53,8 @@ SOCKET_PATH = "socket.io"
 ADMINS_ROOM = "admins"
 MANAGER_CHANNEL = "notewell:socketio"
 EXTENSION = "notewell.realtime"
+SESSION_ENDED = "session.ended"
+"""The event a connection gets just before the server ends it for its credentials."""
 
 
 def user_room(user_id: str) -> str:
@@ -177,20 +185,53 @@ class Realtime:
 
     async def connect(self, sid: str, environ: dict[str, Any], auth: Any = None) -> None:
         """Authenticate a new connection and put it in its rooms; refuse anonymous ones."""
-        actor = await self._authenticate(request_info(environ, auth))
-        await self.sio.save_session(sid, {"actor": actor})
+        request = request_info(environ, auth)
+        actor = await self._authenticate(request)
+        await self.sio.save_session(sid, {"actor": actor, "request": request})
         for room in rooms_of(actor):
             await self.sio.enter_room(sid, room)
 
+    async def recheck(self, user_id: str) -> None:
+        """Authenticate this process's connections of ``user_id`` again, from their
+        handshakes: disconnect those whose credentials no longer hold (after a
+        ``session.ended`` event saying why), and give the others the actor as it now is
+        and its rooms. For the authenticating plugin to call, in every process, once
+        its own caches have forgotten the user."""
+        if self._sio is None:
+            return  # no socket has connected to this process
+        sids = [sid for sid, _ in self._sio.manager.get_participants("/", user_room(user_id))]
+        for sid in sids:
+            session = await self._sio.get_session(sid)
+            before: Actor = session["actor"]
+            try:
+                actor = await self._actor_of(session["request"])
+            except NotewellError as error:  # signed out, revoked, disabled
+                ended = {"code": error.code, "message": error.message}
+                payload = {"id": new_id(), "topic": SESSION_ENDED, "data": ended}
+                await self._sio.emit(SESSION_ENDED, payload, to=sid, ignore_queue=True)
+                await self._sio.disconnect(sid, ignore_queue=True)
+                continue
+            await self._sio.save_session(sid, {**session, "actor": actor})
+            for room in set(rooms_of(before)) - set(rooms_of(actor)):
+                await self._sio.leave_room(sid, room)
+            for room in set(rooms_of(actor)) - set(rooms_of(before)):
+                await self._sio.enter_room(sid, room)
+
     async def _authenticate(self, request: RequestInfo) -> Actor:
+        """The actor of a handshake; Socket.IO's refusal when there is none."""
         try:
-            actor: Actor | None = await self.kernel.plugins.afirst(
-                "actor_from_request", request=request
-            )
-        except NotewellError as error:  # credentials present but invalid
+            return await self._actor_of(request)
+        except NotewellError as error:
             raise _refused(error.message, error.code) from None
+
+    async def _actor_of(self, request: RequestInfo) -> Actor:
+        """The authenticated actor of ``request``; 401 when its credentials are absent or
+        invalid."""
+        actor: Actor | None = await self.kernel.plugins.afirst(
+            "actor_from_request", request=request
+        )
         if actor is None or not actor.is_authenticated:
-            raise _refused("Sign in to connect.", "not_authenticated")
+            raise Unauthorized("Sign in to connect.", code="not_authenticated")
         return actor
 
     async def forward(self, event: Event) -> None:
@@ -254,6 +295,7 @@ def install(app: NotewellApp) -> Realtime:
     app's lifespan. ``app`` stays the Quart app (its test client still works) and ASGI
     lifespan events still reach it."""
     realtime = Realtime(app.kernel)
+    app.kernel.realtime = realtime
     app.asgi_app = realtime.wrap(app.asgi_app)  # type: ignore[method-assign]
     app.extensions[EXTENSION] = realtime
     app.before_serving(realtime.start)

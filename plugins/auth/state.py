@@ -3,7 +3,8 @@
 Resolved sessions and keys, and all permission grants, are held in memory so that a
 request costs no query once warm. Every change that must take effect at once (sign-out,
 revocation, role change, deactivation, grant edits) drops the local entries right away
-and tells the other processes through the event bus.
+and tells the other processes through the event bus; each process then has the user's
+open sockets authenticated again (``kernel.realtime``), so that a sign-out also ends them.
 """
 
 from __future__ import annotations
@@ -119,7 +120,12 @@ class AuthState:
         await self.bus.publish(Event(GRANTS_TOPIC, {}))
 
     async def _on_invalidate(self, event: Event) -> None:
-        self.actors.drop(key=event.data.get("key"), user_id=event.data.get("user_id"))
+        """In every process: forget the cached credentials, then have the user's open
+        sockets authenticated again (signed out, disabled: disconnected)."""
+        user_id = event.data.get("user_id")
+        self.actors.drop(key=event.data.get("key"), user_id=user_id)
+        if user_id and self.kernel.realtime is not None:
+            await self.kernel.realtime.recheck(user_id)
 
     async def _on_grants_changed(self, event: Event) -> None:
         await self.grants.load(self.db)

@@ -106,6 +106,26 @@ def test_an_expired_session_asks_to_sign_in_again_and_keeps_the_input(server, pa
     expect(page.get_by_label("New password", exact=True)).to_have_value("a brand new passphrase")
 
 
+def test_a_session_ended_elsewhere_asks_to_sign_in_again_at_once(server, page):
+    server.ensure_admin()
+    sign_in(page, server.url + "/runs", "admin@example.org")
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    # the same session signed out from elsewhere: the page learns it over its socket,
+    # without a request of its own
+    elsewhere = server.client()
+    elsewhere.cookies.update(cookies)
+    response = elsewhere.post(
+        "/api/v1/auth/signout", headers={"X-CSRF-Token": cookies["notewell_csrf"]}
+    )
+    assert response.status_code == 204
+    dialog = page.get_by_role("dialog", name="Your session has expired")
+    expect(dialog).to_be_visible()
+    dialog.get_by_label("Password").fill(PASSWORD)
+    dialog.get_by_role("button", name="Sign in").click()
+    expect(dialog).to_be_hidden()
+    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+
+
 def test_api_key_is_shown_once_and_works(server, page, snap):
     server.ensure_admin()
     sign_in(page, server.url + "/settings/keys", "admin@example.org")

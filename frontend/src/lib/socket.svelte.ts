@@ -21,7 +21,12 @@ class Live {
       reconnectionDelayMax: 15_000,
     });
     socket.on('connect', () => (this.connected = true));
-    socket.on('disconnect', () => (this.connected = false));
+    socket.on('disconnect', (reason) => {
+      this.connected = false;
+      // the server ended it (its session did): no automatic reconnection; forget it
+      // so that connect() after signing in again opens a new one
+      if (reason === 'io server disconnect' && this.socket === socket) this.socket = null;
+    });
     socket.onAny((topic: string, payload: unknown) => this.dispatch(topic, payload));
     this.socket = socket;
   }
