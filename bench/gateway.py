@@ -473,6 +473,32 @@ def report(results: dict[str, list[float]], names: list[str]) -> None:
     )
 
 
+BUDGETS = [  # docs/performance.md, "Gateway": (label, measure, at most / at least, limit)
+    ("CPU per completion, c=1 (ms)", "cpu1", "max", 1.5),
+    ("CPU per completion, c=32 (ms)", "cpu32", "max", 1.5),
+    ("added latency p50, c=1 (ms)", "p50-added", "max", 2.0),
+    ("TTFT overhead p50 (ms)", "ttft50-added", "max", 3.0),
+    ("throughput c=32, share of direct", "rps32-ratio", "min", 0.25),
+]
+
+
+def verdict(results: dict[str, list[float]], name: str = "notewell") -> None:
+    """Each budget, met or missed, from the medians of target ``name``."""
+    med = {key: statistics.median(values) for key, values in results.items()}
+    value = {
+        "cpu1": med[f"{name}.cpu1"],
+        "cpu32": med[f"{name}.cpu32"],
+        "p50-added": med[f"{name}.p50"] - med["direct.p50"],
+        "ttft50-added": med[f"{name}.ttft50"] - med["direct.ttft50"],
+        "rps32-ratio": med[f"{name}.rps32"] / med["direct.rps32"],
+    }
+    print(f"\nbudgets ({name}):")
+    for label, key, kind, limit in BUDGETS:
+        met = value[key] <= limit if kind == "max" else value[key] >= limit
+        bound = "<=" if kind == "max" else ">="
+        print(f"  {label:34} {value[key]:8.3f}  {bound} {limit:<5}  {'met' if met else 'MISSED'}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--rounds", type=int, default=3)
@@ -559,6 +585,7 @@ def main() -> None:
             results = asyncio.run(measure(targets, psutil.Process(server.pid), args))
             print(f"upstream: {args.upstream_kind}; server environment: {extra or 'defaults'}")
             report(results, [target.name for target in targets])
+            verdict(results)
         finally:
             for process in processes:
                 process.terminate()
