@@ -43,6 +43,13 @@ class ChatSettings(PluginSettings):
         description="While an answer streams, its text so far is saved this often, so a "
         "hard crash loses at most this much and other replicas can re-attach.",
     )
+    run_chunk_interval_s: float = Field(
+        0.1,
+        ge=0,
+        description="A streamed answer's text goes to its run's viewers (run.chunk) at most "
+        "this often, batched; the chat itself still gets every token as it arrives. 0 "
+        "sends every token to both.",
+    )
     chat_pipeline: str = Field("chat", description="Pipeline every answer runs.")
     title_pipeline: str = Field("chat-title", description="Pipeline that writes titles.")
     shutdown_grace_s: float = Field(

@@ -1,15 +1,18 @@
 """Pipeline steps of the chat plugin.
 
-- ``chat.reply``: one model's answer to a conversation, streamed: each piece goes to
-  the live answer (its HTTP listeners and ``chat.message_chunk`` on the bus) and to the
-  run's watchers (``run.chunk``). Runs inline: it waits on the network (or on a worker
-  thread for the embedded model), never on the CPU.
+- ``chat.reply``: one model's answer to a conversation, streamed: each piece goes at
+  once to the live answer (its HTTP listeners and ``chat.message_chunk`` on the bus),
+  and to the run's watchers (``run.chunk``) batched, at most every
+  ``run_chunk_interval_s`` (a chat's tabs would otherwise get every token twice). Runs
+  inline: it waits on the network (or on a worker thread for the embedded model), never
+  on the CPU.
 - ``chat.clean_title``: a model's suggested title made fit for a chat list.
 """
 
 from __future__ import annotations
 
 import re
+import time
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -58,9 +61,11 @@ class ReplyStep(Step):
     async def run(self, inputs: Any, ctx: StepContext) -> Outputs:
         from notewell.plugins.chat.state import state_of
 
-        generations = state_of(ctx.kernel).generations
+        state = state_of(ctx.kernel)
+        generations = state.generations
         live = generations.live.get(inputs.message_id) if inputs.message_id else None
         request = {**inputs.params, "model": inputs.model, "messages": inputs.messages}
+        viewers = Batched(ctx, state.settings.run_chunk_interval_s)
         try:
             stream = await model_gateway(ctx.kernel).stream(ctx.actor, request)
             async with stream:
@@ -68,11 +73,13 @@ class ReplyStep(Step):
                     if delta.content:
                         if live is not None:
                             await generations.push(live, delta.content)
-                        await ctx.emit({"content": delta.content})
+                        await viewers.add(delta.content)
         except NotewellError as exc:
             if live is not None:
                 live.error = {"code": exc.code, "message": exc.message, "status": exc.status}
             raise
+        finally:
+            await viewers.flush()
         result = stream.result()
         return self.Outputs(
             content=result.content,
@@ -81,6 +88,28 @@ class ReplyStep(Step):
             usage=result.usage.to_dict() if result.usage is not None else None,
             tool_calls=[call.model_dump() for call in result.tool_calls],
         )
+
+
+class Batched:
+    """Text for a step's run viewers (``ctx.emit``): the first piece at once, then what
+    gathered, at most every ``interval`` seconds; :meth:`flush` sends the rest."""
+
+    def __init__(self, ctx: StepContext, interval: float) -> None:
+        self.ctx = ctx
+        self.interval = interval
+        self.parts: list[str] = []
+        self.sent_at = -interval
+
+    async def add(self, text: str) -> None:
+        self.parts.append(text)
+        if time.monotonic() - self.sent_at >= self.interval:
+            await self.flush()
+
+    async def flush(self) -> None:
+        if self.parts:
+            text, self.parts = "".join(self.parts), []
+            self.sent_at = time.monotonic()
+            await self.ctx.emit({"content": text})
 
 
 class CleanTitleStep(Step):

@@ -86,6 +86,33 @@ async def test_chunks_and_updates_reach_the_bus(app, api, connected):
     assert final.data["message"]["status"] == "complete"
 
 
+async def test_run_viewers_get_the_text_batched_and_the_chat_every_token(app, api, connected):
+    connected.pieces, connected.delay = 30, 0.005
+    seen: list[Event] = []
+
+    async def collect(event: Event) -> None:
+        seen.append(event)
+
+    app.kernel.bus.subscribe(collect, "chat.message_chunk")
+    app.kernel.bus.subscribe(collect, "run.chunk")
+    chat = await api.new_chat()
+    answer = (await api.send(chat["id"], "batch it", models=["slow"]))["answers"][0]
+
+    def for_viewers() -> list[dict[str, Any]]:
+        runs = [e.data for e in seen if e.topic == "run.chunk"]
+        return [data for data in runs if data["run_id"] == answer["run_id"]]
+
+    async def all_arrived() -> bool:
+        return "".join(c["chunk"]["content"] for c in for_viewers()) == answer["content"]
+
+    await eventually(all_arrived)
+    tokens = [e.data for e in seen if e.topic == "chat.message_chunk"]
+    assert [t["content"] for t in tokens] == [f"w{i} " for i in range(30)]
+    batches = for_viewers()
+    assert [b["seq"] for b in batches] == list(range(1, len(batches) + 1))
+    assert 1 <= len(batches) < len(tokens)
+
+
 async def test_a_returning_client_reattaches_where_the_answer_stands(api, client, connected):
     connected.pieces, connected.delay = 40, 0.02
     chat = await api.new_chat()
