@@ -109,6 +109,7 @@ def test_an_expired_session_asks_to_sign_in_again_and_keeps_the_input(server, pa
 def test_a_session_ended_elsewhere_asks_to_sign_in_again_at_once(server, page):
     server.ensure_admin()
     sign_in(page, server.url + "/runs", "admin@example.org")
+    expect(page.get_by_role("img", name="Live updates connected")).to_be_visible()
     cookies = {c["name"]: c["value"] for c in page.context.cookies()}
     # the same session signed out from elsewhere: the page learns it over its socket,
     # without a request of its own
@@ -123,7 +124,8 @@ def test_a_session_ended_elsewhere_asks_to_sign_in_again_at_once(server, page):
     dialog.get_by_label("Password").fill(PASSWORD)
     dialog.get_by_role("button", name="Sign in").click()
     expect(dialog).to_be_hidden()
-    expect(page.get_by_role("navigation", name="Main")).to_be_visible()
+    # a new socket, opened with the new session
+    expect(page.get_by_role("img", name="Live updates connected")).to_be_visible()
 
 
 def test_api_key_is_shown_once_and_works(server, page, snap):
