@@ -192,6 +192,12 @@ def server(server_factory: Callable[[], Server]) -> Server:
     return server_factory()
 
 
+@pytest.fixture(scope="module")
+def admin_api(server: Server) -> httpx.Client:
+    """An HTTP client signed in as the module server's admin (created if need be)."""
+    return server.signed_in(server.ensure_admin())
+
+
 @pytest.fixture
 def fresh_server(server_factory: Callable[[], Server]) -> Iterator[Server]:
     """A server with an empty database, for first-run behaviour."""

@@ -23,15 +23,6 @@ CHAT_URL = re.compile(r".*/chat/[0-9a-z]+$")
 
 
 @pytest.fixture(scope="module")
-def admin_api(server):
-    server.ensure_admin()
-    client = server.signed_in(ADMIN)
-    if client.get("/api/v1/chats").status_code == 404:
-        pytest.skip("this server has no chat API")
-    return client
-
-
-@pytest.fixture(scope="module")
 def upstream(admin_api):
     """A local OpenAI-compatible server, connected as `e2e/…` models."""
     upstream = Upstream(models=["e2e-chat", "e2e-slow"], reply=HOSTILE)

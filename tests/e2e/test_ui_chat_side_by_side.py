@@ -26,15 +26,6 @@ LAYOUT_SHIFTS = """() => {
 
 
 @pytest.fixture(scope="module")
-def admin_api(server):
-    server.ensure_admin()
-    client = server.signed_in(ADMIN)
-    if client.get("/api/v1/chats").status_code == 404:
-        pytest.skip("this server has no chat API")
-    return client
-
-
-@pytest.fixture(scope="module")
 def upstream(admin_api):
     """A local OpenAI-compatible server: two quick models and two that take seconds."""
     models = ["e2e-chat", "e2e-other", "e2e-slow-a", "e2e-slow-b"]

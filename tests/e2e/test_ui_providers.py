@@ -13,15 +13,6 @@ pytestmark = pytest.mark.e2e
 ADMIN = "admin@example.org"
 
 
-@pytest.fixture(scope="module")
-def admin_api(server):
-    server.ensure_admin()
-    client = server.signed_in(ADMIN)
-    if client.get("/api/v1/provider-types").status_code == 404:
-        pytest.skip("this server has no providers plugin")
-    return client
-
-
 @pytest.fixture
 def upstream():
     with running(Upstream(models=["e2e-chat", "e2e-embed"])) as served:

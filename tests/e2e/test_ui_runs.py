@@ -13,15 +13,6 @@ pytestmark = pytest.mark.e2e
 HOSTILE = "**friend** <img src=x onerror=alert(1)> <script>alert(2)</script>"
 
 
-@pytest.fixture(scope="module")
-def admin_api(server):
-    server.ensure_admin()
-    client = server.signed_in("admin@example.org")
-    if client.get("/api/v1/pipelines").status_code == 404:
-        pytest.skip("this server has no runs API yet")
-    return client
-
-
 def start(client, pipeline: str, inputs: dict) -> dict:
     response = client.post(f"/api/v1/pipelines/{pipeline}/runs?wait=true", json={"inputs": inputs})
     assert response.status_code == 200, response.text
