@@ -79,7 +79,9 @@ def register_settings() -> type[BaseSettings]:
     The class attribute ``section`` names it: its fields are read from
     ``NOTEWELL_<SECTION>__<FIELD>`` and from the ``[<section>]`` table of the config
     file, validated once at start-up together with the kernel's own settings, and shown
-    by ``notewell config show``. Read them with ``kernel.settings.plugin("<section>")``.
+    by ``notewell config show``. Read them with ``kernel.settings.plugin("<section>")``;
+    where there is no kernel (a heavy step in a worker process), with
+    ``<YourSettings>.from_environment()``, which reads the same sources.
     """
 
 

@@ -21,7 +21,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, ClassVar, Literal
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import Field, PrivateAttr, SecretStr, ValidationError, field_validator
 from pydantic.fields import FieldInfo
@@ -90,6 +90,15 @@ class PluginSettings(_SourcedSettings):
     """
 
     section: ClassVar[str] = ""
+
+    @classmethod
+    def from_environment(cls) -> Self:
+        """These settings read on their own, from the environment and the config file, as
+        ``Settings.plugin(section)`` gives them in the server: for code that runs where
+        there is no kernel, such as a heavy step in a worker process."""
+        prefix = f"{ENV_PREFIX}{cls.section.upper()}__"
+        bound: Self = _bind(cls, prefix, load_config_file().get(cls.section, {}))
+        return bound
 
 
 class Settings(_SourcedSettings):

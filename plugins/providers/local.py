@@ -242,6 +242,19 @@ def chat_model(context_length: int = 2048, threads: int = 0) -> LocalChat:
         return _chat
 
 
+def chat_model_for(settings: Any) -> LocalChat:
+    """The chat model as ``settings`` (the providers plugin's) configure it."""
+    return chat_model(settings.local_context_length, settings.local_threads)
+
+
+def embedder_for(settings: Any) -> Any:
+    """The embedder ``settings`` (the providers plugin's) ask for: device, threads and
+    the PyTorch weights' folder."""
+    return embedder(
+        settings.embeddings_device, settings.local_threads, settings.torch_embeddings_dir
+    )
+
+
 def embedder(device: str = "auto", threads: int = 0, torch_model_dir: str | None = None) -> Any:
     """This process's embedder: PyTorch on CUDA when asked for and present, else ONNX."""
     with _singletons:

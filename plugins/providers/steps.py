@@ -21,6 +21,7 @@ from notewell.kernel.pipelines.step import Step, StepContext
 from notewell.plugins.providers import local
 from notewell.plugins.providers.adapters.local import in_thread, sampling_of
 from notewell.plugins.providers.interface import ChatDelta, ChatRequest, Message, Usage
+from notewell.plugins.providers.settings import ProvidersSettings
 
 
 class TokenUsage(BaseModel):
@@ -55,6 +56,17 @@ def chunk_of(delta: ChatDelta) -> dict[str, Any] | None:
     return {"content": delta.content} if delta.content else None
 
 
+def chat_model() -> local.LocalChat:
+    """The local chat model as the providers plugin's settings configure it (read from
+    the environment and config file: a worker process has no kernel)."""
+    return local.chat_model_for(ProvidersSettings.from_environment())
+
+
+def embedder() -> Any:
+    """The local embedder as the providers plugin's settings configure it (likewise)."""
+    return local.embedder_for(ProvidersSettings.from_environment())
+
+
 class GenerateStep(Step):
     """Answer with the embedded local chat model (SmolLM2-135M-Instruct), streaming each
     token as a ``{"content": ...}`` chunk. Runs in the worker pool."""
@@ -70,7 +82,7 @@ class GenerateStep(Step):
 
     async def warm_up(self) -> None:
         """Load the GGUF once per worker process."""
-        await in_thread_call(local.chat_model().load)
+        await in_thread_call(chat_model().load)
 
     async def run(self, inputs: Any, ctx: StepContext) -> ChatOutputs:
         request = ChatRequest(
@@ -81,7 +93,7 @@ class GenerateStep(Step):
             seed=inputs.seed,
             stop=inputs.stop,
         )
-        model = local.chat_model()
+        model = chat_model()
         messages = [{"role": m.role, "content": m.text()} for m in request.messages]
         sampling = sampling_of(request)
         text, last = "", ChatDelta()
@@ -124,11 +136,11 @@ class EmbedStep(Step):
         prompt_tokens: int
 
     async def warm_up(self) -> None:
-        """Load the ONNX graph and tokenizer once per worker process."""
-        await in_thread_call(local.embedder().load)
+        """Load the embedding model once per worker process."""
+        await in_thread_call(embedder().load)
 
     async def run(self, inputs: Any, ctx: StepContext) -> Any:
-        vectors, tokens = await in_thread_call(local.embedder().embed, inputs.texts)
+        vectors, tokens = await in_thread_call(embedder().embed, inputs.texts)
         return self.Outputs(
             vectors=vectors, model=inputs.model, dimension=len(vectors[0]), prompt_tokens=tokens
         )

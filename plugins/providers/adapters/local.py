@@ -72,7 +72,7 @@ class LocalProvider(Provider):
             )
         if request.tools:
             raise ModelNotSupported(f"{request.model} cannot call tools.")
-        model = local.chat_model(self.settings.local_context_length, self.settings.local_threads)
+        model = local.chat_model_for(self.settings)
         messages = [{"role": m.role, "content": m.text()} for m in request.messages]
         sampling = sampling_of(request)
         async for delta in in_thread(lambda stop: model.stream(messages, sampling, stop)):
@@ -83,11 +83,7 @@ class LocalProvider(Provider):
             raise UpstreamModelNotFound(
                 f"No local embeddings model {model!r}.", connection=self.name
             )
-        embedder = local.embedder(
-            self.settings.embeddings_device,
-            self.settings.local_threads,
-            self.settings.torch_embeddings_dir,
-        )
+        embedder = local.embedder_for(self.settings)
         vectors, tokens = await asyncio.to_thread(embedder.embed, texts)
         return EmbeddingResult(model, vectors, Usage(tokens, 0))
 

@@ -85,6 +85,25 @@ async def test_embed_runs_in_the_worker_pool(app):
     assert run.outputs["dimension"] == 384
 
 
+async def test_the_heavy_steps_follow_the_providers_settings(make_app, monkeypatch):
+    """The worker process has no kernel: it reads the providers plugin's settings from
+    the environment, as the server does (here: embeddings on CUDA, which is absent)."""
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU")
+    monkeypatch.setenv("NOTEWELL_PROVIDERS__EMBEDDINGS_DEVICE", "cuda")
+    spec = pipeline(
+        {"id": "vec", "uses": "providers.embed", "with": {"texts": ["one text"]}},
+        {"dimension": "${{ steps.vec.outputs.dimension }}"},
+    )
+    async with make_app() as app:
+        run = await app.kernel.pipelines.run(spec, actor=ALICE)
+    assert run.status == "failed"
+    assert run.steps[0].executor == "worker"
+    assert run.error["code"] == "cuda_unavailable", run.error
+
+
 async def test_chat_step_uses_any_model_of_the_list(app, client, openai_upstream):
     response = await client.post(
         "/api/v1/connections",
