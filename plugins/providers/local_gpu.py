@@ -29,13 +29,12 @@ def weights_dir(configured: str | None) -> str | None:
     """The folder of PyTorch weights: the configured one, else the package's if installed."""
     if configured:
         return configured
-    import importlib.util
+    from notewell.plugins.providers.local import package_file
 
-    spec = importlib.util.find_spec(WEIGHTS_PACKAGE)
-    if spec is None or not spec.submodule_search_locations:
+    try:
+        return str(package_file(WEIGHTS_PACKAGE, "model/config.json").parent)
+    except ProviderError:  # the package is not installed
         return None
-    folder = Path(next(iter(spec.submodule_search_locations))) / "model"
-    return str(folder) if (folder / "config.json").is_file() else None
 
 
 def cuda_available(model_dir: str | None, device: str) -> bool:

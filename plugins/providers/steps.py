@@ -13,6 +13,7 @@ for tool-call fragments) through ``ctx.emit``.
 from __future__ import annotations
 
 import asyncio
+import functools
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
@@ -56,15 +57,21 @@ def chunk_of(delta: ChatDelta) -> dict[str, Any] | None:
     return {"content": delta.content} if delta.content else None
 
 
+@functools.cache
+def worker_settings() -> ProvidersSettings:
+    """The providers plugin's settings in a worker process (which has no kernel): read
+    from the environment and config file once, like the models they configure."""
+    return ProvidersSettings.from_environment()
+
+
 def chat_model() -> local.LocalChat:
-    """The local chat model as the providers plugin's settings configure it (read from
-    the environment and config file: a worker process has no kernel)."""
-    return local.chat_model_for(ProvidersSettings.from_environment())
+    """The local chat model as the providers plugin's settings configure it."""
+    return local.chat_model_for(worker_settings())
 
 
 def embedder() -> Any:
-    """The local embedder as the providers plugin's settings configure it (likewise)."""
-    return local.embedder_for(ProvidersSettings.from_environment())
+    """The local embedder as the providers plugin's settings configure it."""
+    return local.embedder_for(worker_settings())
 
 
 class GenerateStep(Step):
