@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from inspect import CO_COROUTINE
 from pathlib import Path
+from types import FunctionType
 from typing import Any
 
 from quart import Blueprint, Quart, current_app
@@ -14,7 +16,7 @@ from sqlalchemy import select
 
 from notewell.kernel import __version__, http, realtime
 from notewell.kernel.actor import Actor
-from notewell.kernel.connection import HTTPConnection
+from notewell.kernel.connection import HTTPConnection, NotewellRequest
 from notewell.kernel.db import Database
 from notewell.kernel.errors import Conflict, NotFound, StartupError
 from notewell.kernel.events import Event, EventBus, create_bus
@@ -68,8 +70,9 @@ class Kernel:
         if record is None:
             raise NotFound(f"No plugin named {name!r} is installed.", code="plugin_not_found")
         if not record.can_disable:
-            raise Conflict(f"{name} is part of the kernel and cannot be disabled.",
-                           code="plugin_required")
+            raise Conflict(
+                f"{name} is part of the kernel and cannot be disabled.", code="plugin_required"
+            )
         if record.obj is None:
             raise Conflict(f"{name} failed to load; fix it and restart.", code="plugin_failed")
         async with self.db.session() as session:
@@ -116,8 +119,11 @@ class Kernel:
         if self.settings.migrate_on_start:
             applied = await self.migrator().upgrade()
             if applied:
-                log.info("applied %d migration(s)", len(applied),
-                         extra={"revisions": [step.revision for step in applied]})
+                log.info(
+                    "applied %d migration(s)",
+                    len(applied),
+                    extra={"revisions": [step.revision for step in applied]},
+                )
         self._prepared = True
 
     async def _start(self, app: NotewellApp) -> None:
@@ -153,7 +159,16 @@ class NotewellApp(Quart):
 
     kernel: Kernel
     asgi_http_class = HTTPConnection
+    request_class = NotewellRequest
     session_interface = NoSessions()  # type: ignore[assignment]  # any SessionInterface works
+
+    def ensure_async(self, func: Any) -> Any:
+        """Quart's, with the common case (an ``async def`` function) answered without
+        ``inspect``'s general checks: Quart asks it of every before-, after- and
+        teardown function on every request."""
+        if type(func) is FunctionType and func.__code__.co_flags & CO_COROUTINE:
+            return func
+        return super().ensure_async(func)
 
 
 def current_kernel() -> Kernel:
@@ -239,7 +254,8 @@ def _register_routes(app: NotewellApp) -> None:
         if view is not None:
             app.view_functions[endpoint] = _with_policy(view, PUBLIC)
     kernel.unpoliced_routes = sorted(
-        rule.rule for rule in app.url_map.iter_rules()
+        rule.rule
+        for rule in app.url_map.iter_rules()
         if policy_of(app.view_functions.get(rule.endpoint)) is None
     )
     for rule in kernel.unpoliced_routes:

@@ -63,6 +63,8 @@ def current_actor() -> Actor:
 def client_address(app: NotewellApp) -> str | None:
     """The caller's address, believing X-Forwarded-For only from trusted proxies."""
     peer = request.remote_addr
+    if not app.kernel.settings.trusted_proxies:
+        return peer  # nobody's forwarding is believed: no need to look
     forwarded = request.headers.get("X-Forwarded-For")
     if not forwarded or not _is_trusted(peer, app.kernel.settings.trusted_proxies):
         return peer
@@ -129,9 +131,9 @@ async def _begin() -> None:
 
     app: NotewellApp = current_app  # type: ignore[assignment]
     incoming = request.headers.get("X-Request-ID", "")
-    g.request_id = incoming if _REQUEST_ID.match(incoming) else new_id()
+    request_id = g.request_id = incoming if _REQUEST_ID.match(incoming) else new_id()
     g.started = time.perf_counter()
-    request_id_var.set(g.request_id)
+    request_id_var.set(request_id)
     g.client_addr = client_address(app)
     view = app.view_functions.get(request.endpoint or "")
     if view is None:

@@ -167,8 +167,11 @@ class RunJournal:
         async with self._lock:
             if not (self._runs or self._steps or self._versions):
                 return
-            # copies: a run that ends while this batch is written is queued again whole
-            runs, self._runs = [dict(row) for row in self._runs.values()], {}
+            # a run still going is copied: if it ends while this batch is written, its
+            # row is queued again whole (an ended run's row no longer changes)
+            live = self._live
+            runs = [dict(row) if row["id"] in live else row for row in self._runs.values()]
+            self._runs = {}
             steps, self._steps = self._steps, []
             versions, self._versions = list(self._versions.values()), {}
             try:

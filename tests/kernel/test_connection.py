@@ -1,5 +1,6 @@
 """How a served request runs (``kernel/connection.py``), through a real server and socket:
-a body arriving in pieces, a client leaving mid-request, the server going on serving."""
+a body arriving in pieces or stalling, a client leaving mid-request, the server going on
+serving, whole and streamed bodies, ranges, and blueprint request hooks."""
 
 from __future__ import annotations
 
@@ -35,6 +36,30 @@ class Slow:
         @policy.public
         async def echo() -> Response:
             return Response(await request.get_data(), content_type="application/octet-stream")
+
+        @bp.get("/text")
+        @policy.public
+        async def text() -> Response:
+            response = Response(b"0123456789", content_type="text/plain")
+            return await response.make_conditional(request, accept_ranges=True, complete_length=10)
+
+        @bp.get("/stream")
+        @policy.public
+        async def stream() -> Response:
+            async def pieces() -> AsyncIterator[bytes]:
+                for n in range(3):
+                    yield f"piece {n}\n".encode()
+
+            return Response(pieces(), content_type="text/plain")
+
+        @bp.before_request
+        def mark_sync() -> None:  # a plain function: Quart runs it in a thread
+            request.marks = ["sync"]  # type: ignore[attr-defined]
+
+        @bp.after_request
+        async def add_marks(response: Response) -> Response:
+            response.headers["X-Marks"] = ",".join(getattr(request, "marks", []))
+            return response
 
         @bp.get("/wait")
         @policy.public
@@ -93,3 +118,44 @@ async def test_a_client_leaving_cancels_its_request_and_the_server_goes_on(
     assert not slow.finished.is_set()
     assert health.status_code == 200
     assert [r.getMessage() for r in caplog.records if r.levelno >= logging.ERROR] == []
+
+
+async def test_whole_and_streamed_bodies_go_out_complete(served: tuple[Slow, str]) -> None:
+    _, url = served
+    async with httpx.AsyncClient() as http:
+        whole = await http.get(f"{url}/slow/text")
+        streamed = await http.get(f"{url}/slow/stream")
+        ranged = await http.get(f"{url}/slow/text", headers={"Range": "bytes=2-5"})
+    assert (whole.status_code, whole.content) == (200, b"0123456789")
+    assert whole.headers["content-length"] == "10"
+    assert streamed.content == b"piece 0\npiece 1\npiece 2\n"
+    assert (ranged.status_code, ranged.content) == (206, b"2345")
+    assert ranged.headers["content-length"] == "4"
+    assert ranged.headers["content-range"] == "bytes 2-5/10"
+
+
+async def test_a_blueprints_own_request_hooks_run_for_its_routes_only(
+    served: tuple[Slow, str],
+) -> None:
+    _, url = served
+    async with httpx.AsyncClient() as http:
+        own = await http.get(f"{url}/slow/text")
+        other = await http.get(f"{url}/health")
+    assert own.headers["x-marks"] == "sync"
+    assert "x-marks" not in other.headers
+
+
+async def test_a_body_that_stops_arriving_is_a_408(settings: Any) -> None:
+    app = create_app(settings, plugins=[Slow()])
+    app.config["BODY_TIMEOUT"] = 0.5
+    async with serve_app(app) as url:
+        host, port = url.removeprefix("http://").split(":")
+        reader, writer = await asyncio.open_connection(host, int(port))
+        writer.write(
+            f"POST /slow/echo HTTP/1.1\r\nHost: {host}\r\nContent-Length: 100\r\n\r\n".encode()
+            + b"only part of it"
+        )
+        await writer.drain()
+        head = await asyncio.wait_for(reader.readuntil(b"\r\n\r\n"), WAIT_S)
+        writer.close()
+    assert head.startswith(b"HTTP/1.1 408")
