@@ -40,28 +40,29 @@ async def limit() -> None:
     """Count the request; 429 ``rate_limited`` with Retry-After once over the limit."""
     app = current_app
     limiter: Limiter | None = app.extensions.get(EXTENSION)
+    method, path = request.method, request.path
     view = app.view_functions.get(request.endpoint or "")
+    if limiter is None or view is None or method == "OPTIONS":
+        return
     kernel = app.kernel  # type: ignore[attr-defined]
     owner = kernel.plugin_of_blueprint(bp.name)
-    if limiter is None or view is None or request.method == "OPTIONS":
-        return
     if owner is not None and not kernel.plugins.is_enabled(owner):
         return
     settings: RateLimitSettings = kernel.settings.plugin(RateLimitSettings.section)
-    if request.path.startswith(tuple(settings.exempt)):
+    if path.startswith(tuple(settings.exempt)):
         return
-    decision = await limiter.hit(route_class(settings, request.path, view), identity())
+    decision = await limiter.hit(route_class(settings, path, view), identity())
     g.rate_limit = decision
     if not decision.allowed:
-        raise TooManyRequests("Too many requests; slow down.", code="rate_limited",
-                              headers=decision.headers())
+        raise TooManyRequests(
+            "Too many requests; slow down.", code="rate_limited", headers=decision.headers()
+        )
 
 
 @bp.after_app_request
 async def add_headers(response: Response) -> Response:
-    """RateLimit-* headers on every counted response."""
+    """RateLimit-* headers on every counted response (a refusal's carry them already)."""
     decision: Decision | None = g.get("rate_limit")
-    if decision is not None:
-        for name, value in decision.headers().items():
-            response.headers.setdefault(name, value)
+    if decision is not None and decision.allowed:
+        response.headers.extend(decision.headers())
     return response

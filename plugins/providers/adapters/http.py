@@ -11,6 +11,8 @@ import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
+from pydantic_core import to_json
+
 from notewell.plugins.providers.errors import (
     ProviderError,
     StreamBroken,
@@ -34,6 +36,11 @@ POOL_SIZE = 128
 
 KEEPALIVE_S = 60.0
 """How long an idle upstream connection stays open for the next request."""
+
+
+def _to_json(value: Any) -> str:
+    """Request bodies' JSON, by pydantic-core (several times ``json.dumps``'s speed)."""
+    return to_json(value).decode()
 
 
 class HttpProvider(Provider):
@@ -67,6 +74,7 @@ class HttpProvider(Provider):
                 connector=connector,
                 headers=self.auth_headers(),
                 timeout=timeout,
+                json_serialize=_to_json,
             )
             self._proxy = env_proxy(self.base_url)
         return self._session
