@@ -1,6 +1,7 @@
 """Notewell's OpenAI-compatible gateway against calling the upstream directly.
 
-Starts a fast local OpenAI-compatible upstream (its own process, raw asyncio) and
+Starts a fast local OpenAI-compatible upstream (its own process: by default vLLM's HTTP
+stack, FastAPI on uvicorn, answering at once with no model behind it) and
 `notewell serve` (one process, embedded defaults: SQLite, auth with an API key, rate
 limiting and run records on), adds the upstream as a connection, then measures in the
 same run, alternating direct and through-Notewell rounds:
@@ -16,9 +17,9 @@ concurrency 32 at least 25% of direct.
 
     .venv/bin/python bench/gateway.py [--rounds 3] [--requests 600] [--seconds 4]
 
-``--upstream-kind aiohttp`` uses a lean Python server as the upstream instead of the raw
-one, ``--upstream-kind fastapi`` one with vLLM's HTTP stack (FastAPI on uvicorn, the
-request validated by pydantic); ``--compare-aiohttp`` adds a column going through
+``--upstream-kind aiohttp`` uses a lean Python server as the upstream instead, and
+``--upstream-kind raw`` a hand-written asyncio one, the fastest possible (the throughput
+ratio then measures Notewell against almost nothing); ``--compare-aiohttp`` adds a column going through
 Notewell over a connection whose provider is a minimal aiohttp client (a bench-only
 plugin in ``bench/plugins``);
 ``--server-env NAME=VALUE`` changes the server's settings (for example
@@ -508,8 +509,9 @@ def main() -> None:
     parser.add_argument(
         "--upstream-kind",
         choices=sorted(UPSTREAMS),
-        default="raw",
-        help="raw asyncio (the fastest), an aiohttp app, or FastAPI on uvicorn (vLLM's HTTP stack)",
+        default="fastapi",
+        help="FastAPI on uvicorn (vLLM's HTTP stack, the default), an aiohttp app, or raw "
+        "asyncio (the fastest)",
     )
     parser.add_argument(
         "--compare-aiohttp",
