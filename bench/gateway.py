@@ -19,9 +19,9 @@ concurrency 32 at least 25% of direct.
 
 ``--upstream-kind aiohttp`` uses a lean Python server as the upstream instead, and
 ``--upstream-kind raw`` a hand-written asyncio one, the fastest possible (the throughput
-ratio then measures Notewell against almost nothing); ``--compare-aiohttp`` adds a column going through
-Notewell over a connection whose provider is a minimal aiohttp client (a bench-only
-plugin in ``bench/plugins``);
+ratio then measures Notewell against almost nothing); ``--compare-aiohttp`` adds a
+column going through Notewell over a connection whose provider is a minimal aiohttp
+client (a bench-only plugin in ``bench/plugins``);
 ``--server-env NAME=VALUE`` changes the server's settings (for example
 ``NOTEWELL_DISABLED_PLUGINS=ratelimit``) to see what a part costs; ``--baseline-tree DIR``
 also starts a second server from another checkout (``git worktree add DIR <commit>``) and
