@@ -11,6 +11,7 @@ What plugins and other kernel parts use:
   :class:`RunRead`, :class:`StepRunRead`, :class:`RunSummary`;
 - calls a plugin performs itself on a hot path, recorded as runs of one-step pipelines
   without the runner: ``kernel.pipelines.calls`` with :class:`CallPipeline`, :class:`Call`;
+- streamed text for a run's viewers, batched: :class:`TextBatches`;
 - the executor contract for new executors: :class:`Executor`, :class:`StepJob`.
 
 docs/runs.md describes running; docs/pipelines.md the file format.
@@ -18,6 +19,7 @@ docs/runs.md describes running; docs/pipelines.md the file format.
 
 from __future__ import annotations
 
+from notewell.kernel.pipelines.batches import TextBatches
 from notewell.kernel.pipelines.calls import Call, CallPipeline
 from notewell.kernel.pipelines.errors import StepError, StepFailed
 from notewell.kernel.pipelines.executors import Executor, StepJob
@@ -55,4 +57,5 @@ __all__ = [
     "StepRegistry",
     "StepRunRead",
     "StepSpec",
+    "TextBatches",
 ]

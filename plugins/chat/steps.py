@@ -12,13 +12,12 @@
 from __future__ import annotations
 
 import re
-import time
 from typing import Any, ClassVar
 
 from pydantic import BaseModel, Field
 
 from notewell.kernel.errors import NotewellError
-from notewell.kernel.pipelines.step import Step, StepContext
+from notewell.kernel.pipelines import Step, StepContext, TextBatches
 from notewell.plugins.chat.targets import model_gateway
 
 _QUOTES = "\"'`*#\u201c\u201d\u2018\u2019"
@@ -65,7 +64,9 @@ class ReplyStep(Step):
         generations = state.generations
         live = generations.live.get(inputs.message_id) if inputs.message_id else None
         request = {**inputs.params, "model": inputs.model, "messages": inputs.messages}
-        viewers = Batched(ctx, state.settings.run_chunk_interval_s)
+        viewers = TextBatches(
+            lambda text: ctx.emit({"content": text}), state.settings.run_chunk_interval_s
+        )
         try:
             stream = await model_gateway(ctx.kernel).stream(ctx.actor, request)
             async with stream:
@@ -73,7 +74,8 @@ class ReplyStep(Step):
                     if delta.content:
                         if live is not None:
                             await generations.push(live, delta.content)
-                        await viewers.add(delta.content)
+                        viewers.add(delta.content)
+                        await viewers.send_due()
         except NotewellError as exc:
             if live is not None:
                 live.error = {"code": exc.code, "message": exc.message, "status": exc.status}
@@ -88,28 +90,6 @@ class ReplyStep(Step):
             usage=result.usage.to_dict() if result.usage is not None else None,
             tool_calls=[call.model_dump() for call in result.tool_calls],
         )
-
-
-class Batched:
-    """Text for a step's run viewers (``ctx.emit``): the first piece at once, then what
-    gathered, at most every ``interval`` seconds; :meth:`flush` sends the rest."""
-
-    def __init__(self, ctx: StepContext, interval: float) -> None:
-        self.ctx = ctx
-        self.interval = interval
-        self.parts: list[str] = []
-        self.sent_at = -interval
-
-    async def add(self, text: str) -> None:
-        self.parts.append(text)
-        if time.monotonic() - self.sent_at >= self.interval:
-            await self.flush()
-
-    async def flush(self) -> None:
-        if self.parts:
-            text, self.parts = "".join(self.parts), []
-            self.sent_at = time.monotonic()
-            await self.ctx.emit({"content": text})
 
 
 class CleanTitleStep(Step):

@@ -23,7 +23,7 @@ from typing import Any
 from notewell.kernel.actor import Actor
 from notewell.kernel.errors import NotewellError, ServiceUnavailable
 from notewell.kernel.events import Event
-from notewell.kernel.pipelines import Call, CallPipeline
+from notewell.kernel.pipelines import Call, CallPipeline, TextBatches
 from notewell.plugins.openai_api.render import error_body
 from notewell.plugins.openai_api.schemas import CompletionRequest, EmbeddingRequest, InvalidRequest
 from notewell.plugins.openai_api.settings import OpenAIApiSettings
@@ -269,32 +269,30 @@ class OpenAIService:
 
 
 class ChunkEvents:
-    """A streamed answer's text for run viewers: ``run.chunk`` events on the bus, at
-    most one per ``interval`` seconds (tokens are batched in between)."""
+    """A streamed answer's text for run viewers: ``run.chunk`` events on the bus, batched
+    (:class:`TextBatches`: at most one per ``interval`` seconds); none when ``interval``
+    is 0 or the call is not recorded."""
 
     def __init__(self, kernel: Any, ticket: Call | None, interval: float) -> None:
         self.kernel = kernel
         self.ticket = ticket
-        self.interval = interval if ticket is not None else 0
-        self.parts: list[str] = []
-        self.sent_at = time.monotonic()
+        self.wanted = ticket is not None and interval > 0
+        self.batches = TextBatches(self._publish, interval)
         self.seq = 0
 
     def add(self, text: str) -> None:
-        if self.interval and text:
-            self.parts.append(text)
+        if self.wanted:
+            self.batches.add(text)
 
     async def publish_due(self) -> None:
-        """Publish what has gathered if ``interval`` has passed since the last event."""
-        if self.parts and time.monotonic() - self.sent_at >= self.interval:
-            await self.flush()
+        await self.batches.send_due()
 
     async def flush(self) -> None:
-        if not self.parts or self.ticket is None:
-            return
-        text, self.parts = "".join(self.parts), []
+        await self.batches.flush()
+
+    async def _publish(self, text: str) -> None:
+        assert self.ticket is not None  # nothing is gathered for an unrecorded call
         self.seq += 1
-        self.sent_at = time.monotonic()
         data = {
             "run_id": self.ticket.id,
             "step_id": self.ticket.pipeline.step_id,

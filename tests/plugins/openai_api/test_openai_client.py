@@ -10,6 +10,7 @@ import openai
 import pytest
 
 from notewell.kernel.actor import SYSTEM
+from notewell.kernel.events import Event
 from notewell.kernel.pipelines.errors import RunNotFound
 
 TOOLS = [
@@ -236,3 +237,34 @@ async def test_a_stream_never_read_is_recorded_cancelled_and_its_upstream_closed
     assert [run.status for run in new] == ["cancelled"]
     assert new[0].error["code"] == "client_disconnected"
     assert server.upstream.disconnects == 1 and server.upstream.finished_streams == 0
+
+
+@pytest.fixture
+def chunk_events(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("NOTEWELL_OPENAI_API__CHUNK_EVENTS_S", "0.05")
+
+
+async def test_run_viewers_get_a_streamed_answer_batched(chunk_events, openai_client, server):
+    server.upstream.pieces, server.upstream.delay = 30, 0.005
+    seen: list[Event] = []
+
+    async def collect(event: Event) -> None:
+        seen.append(event)
+
+    server.app.kernel.bus.subscribe(collect, "run.chunk")
+    stream = await openai_client.chat.completions.create(
+        model="slow", messages=[{"role": "user", "content": "go"}], stream=True
+    )
+    pieces, completion_id = [], ""
+    async for chunk in stream:
+        completion_id = chunk.id
+        pieces.extend(c.delta.content for c in chunk.choices if c.delta.content)
+    run_id = completion_id.removeprefix("chatcmpl-")
+    for _ in range(100):
+        if "".join(e.data["chunk"]["content"] for e in seen) == "".join(pieces):
+            break
+        await asyncio.sleep(0.02)
+    assert {e.data["run_id"] for e in seen} == {run_id}
+    assert "".join(e.data["chunk"]["content"] for e in seen) == "".join(pieces)
+    assert [e.data["seq"] for e in seen] == list(range(1, len(seen) + 1))
+    assert 1 <= len(seen) < len(pieces) == 30
