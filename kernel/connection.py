@@ -17,8 +17,8 @@ and end it with an empty third message. Streamed bodies keep Quart's way, under
 ``RESPONSE_TIMEOUT``.
 
 :class:`NotewellRequest` is Quart's request with two costs removed. Reading the body
-awaits it under ``asyncio.timeout``, or with no timeout at all once it has all arrived
-(Quart's ``asyncio.wait_for`` made a task for every read on Python 3.11). The matched
+awaits it under ``asyncio.timeout`` (Quart's ``asyncio.wait_for`` made a task for every
+read on Python 3.11). The matched
 blueprints are worked out once per request, not on each of the four times Quart asks.
 """
 
@@ -41,7 +41,7 @@ class HTTPConnection(ASGIHTTPConnection):
     _left = False
 
     async def __call__(self, receive: Any, send: Any) -> None:
-        request = cast(NotewellRequest, self._create_request_from_scope(send))
+        request = self._create_request_from_scope(send)
         handler = asyncio.current_task()
         assert handler is not None
         receiver = asyncio.get_running_loop().create_task(self._receive(request, receive, handler))
@@ -58,9 +58,7 @@ class HTTPConnection(ASGIHTTPConnection):
         if receiver.done() and not receiver.cancelled() and receiver.exception():
             raise cast(BaseException, receiver.exception())
 
-    async def _receive(
-        self, request: NotewellRequest, receive: Any, handler: asyncio.Task[Any]
-    ) -> None:
+    async def _receive(self, request: Request, receive: Any, handler: asyncio.Task[Any]) -> None:
         """Feed the body to the request; if the client leaves (or the server's receive
         fails) before the response has been sent, cancel the handler, as Quart does."""
         try:
@@ -70,7 +68,6 @@ class HTTPConnection(ASGIHTTPConnection):
                     request.body.append(message.get("body", b""))
                     if not message.get("more_body", False):
                         request.body.set_complete()
-                        request.body_received = True
                 elif message["type"] == "http.disconnect":
                     self._leave(handler)
                     return
@@ -124,8 +121,6 @@ class HTTPConnection(ASGIHTTPConnection):
 class NotewellRequest(Request):
     """Quart's request, cheaper to read (see the module docstring)."""
 
-    body_received = False
-    """Whether the whole body has arrived (set by :class:`HTTPConnection`)."""
     _blueprints: tuple[Any, list[str]] | None = None
 
     async def get_data(  # type: ignore[override]
@@ -133,14 +128,11 @@ class NotewellRequest(Request):
     ) -> str | bytes:
         if parse_form_data:
             return await super().get_data(cache, as_text, parse_form_data)
-        if self.body_received:
-            raw: bytes = await self.body  # there already: no waiting, no timeout needed
-        else:
-            try:
-                async with asyncio.timeout(self.body_timeout):
-                    raw = await self.body
-            except TimeoutError as error:
-                raise RequestTimeout() from error
+        try:
+            async with asyncio.timeout(self.body_timeout):
+                raw: bytes = await self.body
+        except TimeoutError as error:
+            raise RequestTimeout() from error
         if not cache:
             self.body.clear()
         return raw.decode() if as_text else raw
