@@ -92,12 +92,16 @@ class PluginSettings(_SourcedSettings):
     section: ClassVar[str] = ""
 
     @classmethod
+    def env_prefix(cls) -> str:
+        """Where these settings are in the environment: ``NOTEWELL_<SECTION>__``."""
+        return f"{ENV_PREFIX}{cls.section.upper()}__"
+
+    @classmethod
     def from_environment(cls) -> Self:
         """These settings read on their own, from the environment and the config file, as
         ``Settings.plugin(section)`` gives them in the server: for code that runs where
         there is no kernel, such as a heavy step in a worker process."""
-        prefix = f"{ENV_PREFIX}{cls.section.upper()}__"
-        bound: Self = _bind(cls, prefix, load_config_file().get(cls.section, {}))
+        bound: Self = _bind(cls, cls.env_prefix(), load_config_file().get(cls.section, {}))
         return bound
 
 
@@ -251,7 +255,7 @@ class Settings(_SourcedSettings):
         bound: dict[str, PluginSettings] = {}
         file_data = load_config_file()
         for model in models:
-            prefix = f"{ENV_PREFIX}{model.section.upper()}__"
+            prefix = model.env_prefix()
             try:
                 bound[model.section] = _bind(model, prefix, file_data.get(model.section, {}))
             except ValidationError as exc:
