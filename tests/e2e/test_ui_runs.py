@@ -66,14 +66,15 @@ def test_a_run_started_in_the_browser_updates_live(server, admin_api, page):
     page.get_by_role("button", name="Start a run").click()
     dialog = page.get_by_role("dialog", name="Start a run")
     dialog.get_by_label("Pipeline").select_option("example-brief")
-    inputs = {"topic": "live", "points": ["one"], "pause": 4, "require_points": False}
+    # long enough that a loaded machine still shows the page before the wait is over
+    inputs = {"topic": "live", "points": ["one"], "pause": 12, "require_points": False}
     dialog.get_by_label("Inputs (JSON)").fill(json.dumps(inputs))
     dialog.get_by_role("button", name="Run").click()
     expect(page.get_by_role("heading", name="example-brief")).to_be_visible()
     pause = page.locator("article[data-step='pause']")
     expect(pause).to_have_attribute("data-status", "running")
     expect(page.locator("article[data-step='assemble']")).to_have_attribute(
-        "data-status", "succeeded", timeout=20_000
+        "data-status", "succeeded", timeout=30_000
     )
     expect(page.get_by_role("region", name="Run outputs")).to_contain_text("LIVE")
 
