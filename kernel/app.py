@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable
+from functools import lru_cache
 from inspect import CO_COROUTINE
 from pathlib import Path
-from types import FunctionType
+from types import FunctionType, MethodType
 from typing import Any
 
 from quart import Blueprint, Quart, current_app
+from quart.routing import _normalise_host
 from quart.sessions import NullSession, SessionInterface
 from quart_schema import QuartSchema
 from sqlalchemy import select
+from werkzeug.routing import Map, MapAdapter
 
 from notewell.kernel import __version__, http, realtime
 from notewell.kernel.actor import Actor
@@ -163,12 +166,43 @@ class NotewellApp(Quart):
     session_interface = NoSessions()  # type: ignore[assignment]  # any SessionInterface works
 
     def ensure_async(self, func: Any) -> Any:
-        """Quart's, with the common case (an ``async def`` function) answered without
-        ``inspect``'s general checks: Quart asks it of every before-, after- and
+        """Quart's, with the common case (an ``async def`` function or method) answered
+        without ``inspect``'s general checks: Quart asks it of every before-, after- and
         teardown function on every request."""
-        if type(func) is FunctionType and func.__code__.co_flags & CO_COROUTINE:
+        plain = func.__func__ if type(func) is MethodType else func
+        if type(plain) is FunctionType and plain.__code__.co_flags & CO_COROUTINE:
             return func
         return super().ensure_async(func)
+
+    def create_url_adapter(self, request: Any) -> MapAdapter | None:
+        """Quart's, without working the request's host out again on every request
+        (``Map.bind`` lower-cases and IDNA-encodes it each time: ~2% of a proxied
+        completion's CPU). The adapter is the same as Quart's, field for field."""
+        if (
+            request is None
+            or self.config["SERVER_NAME"] is not None
+            or self.subdomain_matching
+            or self.url_map.host_matching
+        ):
+            return super().create_url_adapter(request)
+        return MapAdapter(
+            self.url_map,
+            _server_name(request.scheme, request.host),
+            "/" if request.root_path is None else request.root_path,
+            self.url_map.default_subdomain,
+            request.scheme,
+            request.path,
+            request.method,
+            request.query_string.decode(),
+        )
+
+
+@lru_cache(maxsize=64)
+def _server_name(scheme: str, host: str) -> str:
+    """A request's host as ``Map.bind`` makes it: lower case, without the scheme's
+    default port, IDNA-encoded (port kept); BadHost (400) when it cannot be."""
+    adapter: MapAdapter = Map().bind(_normalise_host(scheme, host.lower()))
+    return adapter.server_name
 
 
 def current_kernel() -> Kernel:

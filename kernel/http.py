@@ -8,10 +8,11 @@ import logging
 import re
 import time
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from pydantic import TypeAdapter
-from quart import Response, g, request
+from quart import Request, Response, request
+from quart.globals import _cv_app, _cv_request
 from quart_schema import RequestSchemaValidationError
 from quart_schema.validation import QUART_SCHEMA_REQUEST_ATTRIBUTE, DataSource
 from werkzeug.datastructures import Headers
@@ -57,10 +58,11 @@ class RequestInfo:
 
 def current_actor() -> Actor:
     """The actor of the request being handled (``ANONYMOUS`` if none)."""
-    return getattr(g, "actor", ANONYMOUS)
+    context = _cv_app.get(None)  # what ``g`` proxies, read without the proxy's cost
+    return getattr(context.g, "actor", ANONYMOUS) if context is not None else ANONYMOUS
 
 
-def client_address(app: NotewellApp) -> str | None:
+def client_address(app: NotewellApp, request: Request) -> str | None:
     """The caller's address, believing X-Forwarded-For only from trusted proxies."""
     peer = request.remote_addr
     if not app.kernel.settings.trusted_proxies:
@@ -127,52 +129,56 @@ def _is_value_and_status(result: Any) -> bool:
 
 
 async def _begin() -> None:
-    from quart import current_app
-
-    app: NotewellApp = current_app  # type: ignore[assignment]
-    incoming = request.headers.get("X-Request-ID", "")
-    request_id = g.request_id = incoming if _REQUEST_ID.match(incoming) else new_id()
-    g.started = time.perf_counter()
+    # The request, the app and ``g`` are read from Quart's context variables, not
+    # through its proxies (``request``, ``current_app``, ``g``): each read through a
+    # proxy costs about a microsecond, and these functions run for every request.
+    context = _cv_request.get()
+    req, app, ctx_g = context.request, cast("NotewellApp", context.app), _cv_app.get().g
+    incoming = req.headers.get("X-Request-ID", "")
+    request_id = ctx_g.request_id = incoming if _REQUEST_ID.match(incoming) else new_id()
+    ctx_g.started = time.perf_counter()
     request_id_var.set(request_id)
-    g.client_addr = client_address(app)
-    view = app.view_functions.get(request.endpoint or "")
+    ctx_g.client_addr = client_address(app, req)
+    view = app.view_functions.get(req.endpoint or "")
     if view is None:
         return  # routing failed; Quart raises 404/405 next
-    owner = app.kernel.plugin_of_blueprint(request.blueprint)
+    owner = app.kernel.plugin_of_blueprint(req.blueprint)
     if owner is not None and not app.kernel.plugins.is_enabled(owner):
-        raise NotFound(f"No route for {request.path}.", code="route_not_found")
-    await _enforce(app, policy_of(view))
-    _check_media_type(view)
+        raise NotFound(f"No route for {req.path}.", code="route_not_found")
+    await _enforce(app, req, ctx_g, policy_of(view))
+    _check_media_type(req, view)
 
 
-async def _enforce(app: NotewellApp, policy: Policy | None) -> None:
+async def _enforce(app: NotewellApp, req: Request, ctx_g: Any, policy: Policy | None) -> None:
+    """Set the caller's actor (``g.actor``); raise unless the route's ``policy`` lets
+    them in."""
     plugins = app.kernel.plugins
     if policy is not None and not policy.authenticated:
         try:
-            g.actor = await plugins.afirst("actor_from_request", request=request) or ANONYMOUS
+            ctx_g.actor = await plugins.afirst("actor_from_request", request=req) or ANONYMOUS
         except Unauthorized:
-            g.actor = ANONYMOUS  # stale credentials do not stop a public route
+            ctx_g.actor = ANONYMOUS  # stale credentials do not stop a public route
         return
-    g.actor = await plugins.afirst("actor_from_request", request=request) or ANONYMOUS
+    actor = ctx_g.actor = await plugins.afirst("actor_from_request", request=req) or ANONYMOUS
     if policy is None:
-        log.error("route %s declares no policy; refusing it", request.endpoint)
+        log.error("route %s declares no policy; refusing it", req.endpoint)
         raise Forbidden("This route is not available.", code="route_without_policy")
-    if not g.actor.is_authenticated:
+    if not actor.is_authenticated:
         raise Unauthorized("Sign in to do this.", code="not_authenticated")
     if policy.action is not None:
         allowed = await plugins.afirst(
-            "permission_allowed", actor=g.actor, action=policy.action, resource=None
+            "permission_allowed", actor=actor, action=policy.action, resource=None
         )
         if not allowed:
             raise Forbidden("You are not allowed to do this.", code="permission_denied")
 
 
-def _check_media_type(view: Any) -> None:
+def _check_media_type(req: Request, view: Any) -> None:
     declared = getattr(view, QUART_SCHEMA_REQUEST_ATTRIBUTE, None)
-    if declared is None or request.method not in _JSON_METHODS:
+    if declared is None or req.method not in _JSON_METHODS:
         return
     _model, source = declared
-    if source == DataSource.JSON and not request.is_json:
+    if source == DataSource.JSON and not req.is_json:
         raise UnsupportedMediaType(
             "Send the body as JSON with Content-Type: application/json.",
             code="unsupported_media_type",
@@ -180,10 +186,11 @@ def _check_media_type(view: Any) -> None:
 
 
 async def _finish(response: Response) -> Response:
-    request_id = getattr(g, "request_id", None)
+    ctx_g = _cv_app.get().g
+    request_id = getattr(ctx_g, "request_id", None)
     if request_id:
         response.headers["X-Request-ID"] = request_id
-    started = getattr(g, "started", None)
+    started = getattr(ctx_g, "started", None)
     if started is not None and access_log.isEnabledFor(logging.INFO):
         access_log.info(
             "%s %s %s",

@@ -26,7 +26,7 @@ import traceback
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import ModuleType
+from types import CoroutineType, ModuleType
 from typing import Any, Literal
 
 import pluggy
@@ -295,8 +295,9 @@ class PluginHost:
 
 
 async def resolve(value: Any) -> Any:
-    """Await ``value`` if it is awaitable; hooks may answer either way."""
-    if inspect.isawaitable(value):
+    """Await ``value`` if it is awaitable; hooks may answer either way. (A coroutine,
+    the common awaitable, is known by its type: ``isawaitable`` asks an ABC.)"""
+    if type(value) is CoroutineType or inspect.isawaitable(value):
         return await value
     return value
 

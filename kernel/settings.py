@@ -245,7 +245,9 @@ class Settings(_SourcedSettings):
     def plugin(self, section: str) -> Any:
         """The validated settings of the plugin whose settings ``section`` this is."""
         try:
-            return self._plugin_settings[section]
+            # read from pydantic's slot: ``self._plugin_settings`` goes through
+            # BaseModel.__getattr__, ~25 times as slow, and routes ask on every request
+            return self.__pydantic_private__["_plugin_settings"][section]  # type: ignore[index]
         except KeyError:
             raise KeyError(f"no settings registered for plugin section {section!r}") from None
 

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from quart import Blueprint, Response, request
+from quart import Blueprint, Response, request, url_for
 
 from notewell.kernel import hookimpl, policy
 from notewell.kernel.app import create_app
@@ -51,6 +51,11 @@ class Slow:
                     yield f"piece {n}\n".encode()
 
             return Response(pieces(), content_type="text/plain")
+
+        @bp.get("/where")
+        @policy.public
+        async def where() -> dict[str, Any]:
+            return {"url": url_for("slow.where", _external=True), "x": request.args.get("x")}
 
         @bp.before_request
         def mark_sync() -> None:  # a plain function: Quart runs it in a thread
@@ -143,6 +148,24 @@ async def test_a_blueprints_own_request_hooks_run_for_its_routes_only(
         other = await http.get(f"{url}/health")
     assert own.headers["x-marks"] == "sync"
     assert "x-marks" not in other.headers
+
+
+async def test_each_request_is_routed_with_its_own_host_and_query(
+    served: tuple[Slow, str],
+) -> None:
+    _, url = served
+    async with httpx.AsyncClient() as http:
+        answers = [
+            (await http.get(f"{url}/slow/where?x={n}", headers={"Host": host})).json()
+            for n, host in enumerate(["Example.COM:80", "example.com:8080", "Example.COM:80"])
+        ]
+        unknown = await http.get(f"{url}/slow/nowhere")
+    assert answers == [
+        {"url": "http://example.com/slow/where", "x": "0"},
+        {"url": "http://example.com:8080/slow/where", "x": "1"},
+        {"url": "http://example.com/slow/where", "x": "2"},
+    ]
+    assert unknown.status_code == 404
 
 
 async def test_a_body_that_stops_arriving_is_a_408(settings: Any) -> None:
