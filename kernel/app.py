@@ -10,7 +10,8 @@ from pathlib import Path
 from types import FunctionType, MethodType
 from typing import Any
 
-from quart import Blueprint, Quart, current_app
+from quart import Blueprint, Quart
+from quart.globals import _cv_app
 from quart.routing import _normalise_host
 from quart.sessions import NullSession, SessionInterface
 from quart_schema import QuartSchema
@@ -207,7 +208,10 @@ def _server_name(scheme: str, host: str) -> str:
 
 def current_kernel() -> Kernel:
     """The kernel of the app handling the current request."""
-    app: NotewellApp = current_app  # type: ignore[assignment]
+    context = _cv_app.get(None)  # what ``current_app`` proxies, without the proxy's cost
+    if context is None:
+        raise RuntimeError("Working outside of application context.")
+    app: NotewellApp = context.app  # type: ignore[assignment]  # ours is a NotewellApp
     return app.kernel
 
 
