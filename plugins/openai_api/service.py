@@ -45,14 +45,14 @@ def model_gateway(kernel: Any) -> Any:
     return gateway
 
 
-def failure(exc: NotewellError, step_id: str) -> dict[str, Any]:
-    """The ``error`` of a run record for ``exc``."""
-    return {
-        "code": exc.code,
-        "message": exc.message,
-        "step_id": step_id,
-        "type": type(exc).__name__,
-    }
+def failure(exc: Exception, step_id: str) -> dict[str, Any]:
+    """The ``error`` of a run record for ``exc`` (an unexpected one is named, not quoted:
+    its message is not meant for users)."""
+    if isinstance(exc, NotewellError):
+        code, message = exc.code, exc.message
+    else:
+        code, message = "internal_error", "The call failed unexpectedly."
+    return {"code": code, "message": message, "step_id": step_id, "type": type(exc).__name__}
 
 
 class OpenAIService:
@@ -92,13 +92,13 @@ class OpenAIService:
         ticket = self._begin("chat", {"request": body}, actor)
         try:
             result = await model_gateway(self.kernel).chat(actor, request.upstream())
-        except NotewellError as exc:
-            self._end(ticket, status="failed", error=failure(exc, "complete"))
-            raise
+            answer = result.to_openai(id=f"chatcmpl-{ticket.id if ticket else _fresh()}")
         except asyncio.CancelledError:  # the client went away: the upstream call is cancelled
             self._end(ticket, status="cancelled", error=_gone())
             raise
-        answer = result.to_openai(id=f"chatcmpl-{ticket.id if ticket else _fresh()}")
+        except Exception as exc:  # whatever it was, the record says the call failed
+            self._end(ticket, status="failed", error=failure(exc, "complete"))
+            raise
         message = answer["choices"][0]["message"]
         self._end(
             ticket,
@@ -123,11 +123,11 @@ class OpenAIService:
         try:
             stream = await model_gateway(self.kernel).stream(actor, request.upstream())
             first = await anext(stream, None)
-        except NotewellError as exc:
-            self._end(ticket, status="failed", error=failure(exc, "complete"))
-            raise
         except asyncio.CancelledError:
             self._end(ticket, status="cancelled", error=_gone())
+            raise
+        except Exception as exc:
+            self._end(ticket, status="failed", error=failure(exc, "complete"))
             raise
         usage = bool(request.stream_options and request.stream_options.include_usage)
         if ticket is not None:
@@ -243,11 +243,11 @@ class OpenAIService:
         ticket = self._begin("embeddings", {"model": request.model, "input": request.input}, actor)
         try:
             result = await model_gateway(self.kernel).embed(actor, request.model, texts)
-        except NotewellError as exc:
-            self._end(ticket, status="failed", error=failure(exc, "embed"))
-            raise
         except asyncio.CancelledError:
             self._end(ticket, status="cancelled", error=_gone())
+            raise
+        except Exception as exc:
+            self._end(ticket, status="failed", error=failure(exc, "embed"))
             raise
         answer: dict[str, Any] = result.to_openai()
         if request.encoding_format == "base64":
@@ -306,13 +306,17 @@ _END = object()
 
 
 async def _pump(stream: Any, queue: asyncio.Queue[Any]) -> None:
-    """Move the upstream's deltas into ``queue``, then ``_END`` (or the error)."""
+    """Move the upstream's deltas into ``queue``, then ``_END`` (or the error: anything
+    but a NotewellError, a bug, is logged and ends the stream as an internal error)."""
     try:
         async for delta in stream:
             queue.put_nowait(delta)
         queue.put_nowait(_END)
     except NotewellError as exc:
         queue.put_nowait(exc)
+    except Exception:
+        log.exception("a /v1 stream failed unexpectedly")
+        queue.put_nowait(NotewellError("The stream failed unexpectedly."))
 
 
 def _chunk(head: bytes, delta: bytes, finish: str | None) -> bytes:

@@ -7,6 +7,7 @@ upstream failed. Stream failures keep the text received so far in ``partial``.
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from notewell.kernel.errors import (
@@ -16,6 +17,8 @@ from notewell.kernel.errors import (
     TooManyRequests,
     Unprocessable,
 )
+
+log = logging.getLogger("notewell.providers")
 
 
 class ProviderError(NotewellError):
@@ -91,6 +94,24 @@ class StreamBroken(ProviderError):
     """
 
     default_code = "upstream_stream_broken"
+
+
+class ProviderFailed(ProviderError):
+    """A provider raised something that is not a :class:`ProviderError`: a bug in its
+    plugin, most likely (502, ``provider_failed``). The exception itself is logged with
+    its traceback, never shown: its message may hold anything."""
+
+    default_code = "provider_failed"
+
+
+def provider_failed(exc: Exception, source: str, partial: str = "") -> ProviderFailed:
+    """``exc``, raised by the provider of ``source`` (a connection or a model), as the
+    error callers get; logs it with its traceback."""
+    log.error("the provider of %s raised %s", source, type(exc).__name__, exc_info=exc)
+    return ProviderFailed(
+        f"The model provider of {source} failed unexpectedly ({type(exc).__name__}).",
+        partial=partial,
+    )
 
 
 class ModelNotFound(NotFound):

@@ -21,7 +21,7 @@ from pydantic import ValidationError
 from notewell.kernel.actor import Actor
 from notewell.kernel.errors import Forbidden, NotewellError, Unprocessable
 from notewell.kernel.events import Event
-from notewell.plugins.providers.errors import ModelNotFound, ModelNotSupported
+from notewell.plugins.providers.errors import ModelNotFound, ModelNotSupported, provider_failed
 from notewell.plugins.providers.interface import (
     ChatRequest,
     ChatResult,
@@ -245,7 +245,12 @@ class ModelGateway:
         """The whole answer of the requested model."""
         request = parse_request(request)
         entry, provider = await self.resolve(actor, request.model)
-        result = await provider.chat(_for_upstream(request, entry.upstream_id))
+        try:
+            result = await provider.chat(_for_upstream(request, entry.upstream_id))
+        except NotewellError:
+            raise
+        except Exception as exc:  # a bug in the provider: callers get a ProviderError
+            raise provider_failed(exc, f"model {entry.id!r}") from exc
         result.model = entry.id
         return result
 
@@ -253,14 +258,25 @@ class ModelGateway:
         """A stream of the answer; close it to cancel the upstream request."""
         request = parse_request(request)
         entry, provider = await self.resolve(actor, request.model)
-        return ChatStream(provider.stream(_for_upstream(request, entry.upstream_id)), entry.id)
+        try:
+            deltas = provider.stream(_for_upstream(request, entry.upstream_id))
+        except NotewellError:
+            raise
+        except Exception as exc:  # as in chat(); what the stream raises, ChatStream confines
+            raise provider_failed(exc, f"model {entry.id!r}") from exc
+        return ChatStream(deltas, entry.id)
 
     async def embed(self, actor: Actor, model: str, texts: list[str]) -> EmbeddingResult:
         """Vectors for ``texts``, in order."""
         if not texts or not all(isinstance(t, str) for t in texts):
             raise Unprocessable("Give a non-empty list of texts.", code="invalid_input")
         entry, provider = await self.resolve(actor, model, "embeddings")
-        result = await provider.embed(entry.upstream_id, texts)
+        try:
+            result = await provider.embed(entry.upstream_id, texts)
+        except NotewellError:
+            raise
+        except Exception as exc:  # as in chat()
+            raise provider_failed(exc, f"model {entry.id!r}") from exc
         result.model = entry.id
         return result
 

@@ -15,7 +15,8 @@ from typing import Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from notewell.plugins.providers.errors import ModelNotSupported, ProviderError
+from notewell.kernel.errors import NotewellError
+from notewell.plugins.providers.errors import ModelNotSupported, ProviderError, provider_failed
 
 Capability = Literal["chat", "embeddings", "tools", "vision"]
 
@@ -245,7 +246,8 @@ class ChatStream:
     """A provider's stream with the answer so far kept: iterate it for deltas.
 
     On a :class:`ProviderError` the text received so far is put in the error's
-    ``partial`` before it is re-raised. Closing it (``aclose()``, or leaving the
+    ``partial`` before it is re-raised; anything else a provider raises becomes a
+    :class:`ProviderFailed` (with ``partial`` too). Closing it (``aclose()``, or leaving the
     ``async with`` block) closes the upstream response.
     """
 
@@ -267,6 +269,10 @@ class ChatStream:
         except ProviderError as exc:
             exc.partial = self.answer.text
             raise
+        except (StopAsyncIteration, NotewellError):
+            raise
+        except Exception as exc:  # a bug in the provider: a ProviderError like any other
+            raise provider_failed(exc, f"model {self.answer.model!r}", self.answer.text) from exc
         self.answer.add(delta)
         return delta
 
