@@ -15,9 +15,8 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
-from quart import current_app, has_app_context
-
 from notewell.kernel.actor import Actor
+from notewell.kernel.app import current_notewell_app
 from notewell.kernel.events import Event
 from notewell.plugins.auth.grants import Grants
 from notewell.plugins.auth.passwords import Passwords
@@ -148,7 +147,8 @@ def current_state() -> AuthState | None:
     Outside an app context (a pipeline step in a worker) the most recently started
     state answers; see the report on ``current_kernel`` outside requests.
     """
-    if has_app_context():
-        state: AuthState | None = current_app.extensions.get(EXTENSION)
+    app = current_notewell_app()
+    if app is not None:
+        state: AuthState | None = app.extensions.get(EXTENSION)
         return state
     return _last_started[0] if _last_started else None

@@ -89,6 +89,9 @@ class Limiter:
                     log.info("Redis reachable again; counting there")
                 self.backend = "redis"
                 return decision
+        if len(items) == 1:  # the common case, without tightest()'s generator and key
+            item = items[0]
+            return self._memory.hit(item.amount, item.get_expiry(), route_class, identity)
         return tightest(
             self._memory.hit(item.amount, item.get_expiry(), route_class, identity)
             for item in items
