@@ -27,12 +27,16 @@ from notewell.plugins.providers.interface import ConnectionConfig, Provider
 
 if TYPE_CHECKING:
     import aiohttp
+    from yarl import URL
 
 MAX_ERROR_BODY = 64 * 1024
 """Bytes of an error body read to find the upstream's message."""
 
 POOL_SIZE = 128
 """Open connections a provider keeps to its upstream (all kept alive between requests)."""
+
+MAX_CACHED_URLS = 256
+"""Parsed request URLs a provider keeps (paths are few: a model's name may be one part)."""
 
 KEEPALIVE_S = 60.0
 """How long an idle upstream connection stays open for the next request."""
@@ -52,6 +56,7 @@ class HttpProvider(Provider):
         self.base_url = (config.base_url or self.default_base_url or "").rstrip("/")
         self._session: aiohttp.ClientSession | None = None
         self._proxy: str | None = None
+        self._urls: dict[str, URL] = {}
 
     def auth_headers(self) -> dict[str, str]:
         """Headers that carry the API key; the default sends none."""
@@ -84,9 +89,17 @@ class HttpProvider(Provider):
         if session is not None:
             await session.close()
 
-    def url(self, path: str) -> str:
-        """The absolute URL of ``path`` (which starts with "/") under ``base_url``."""
-        return self.base_url + path
+    def url(self, path: str) -> URL:
+        """The absolute URL of ``path`` (which starts with "/") under ``base_url``, parsed
+        once per path (aiohttp would parse the string again for every request)."""
+        url = self._urls.get(path)
+        if url is None:
+            from yarl import URL  # aiohttp's, loaded with it
+
+            if len(self._urls) >= MAX_CACHED_URLS:
+                self._urls.clear()
+            url = self._urls[path] = URL(self.base_url + path)
+        return url
 
     # -- plain requests --------------------------------------------------------------
 
