@@ -25,9 +25,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import functools
 import logging
 from collections.abc import Iterator, Sequence
-from datetime import UTC
+from datetime import UTC, datetime
 from typing import Any, cast
 
 from pydantic_core import to_json
@@ -55,6 +56,7 @@ BLOB = cast(Table, RunBlob.__table__)
 VERSION = cast(Table, PipelineVersion.__table__)
 
 RUN_COLUMNS = tuple(column.name for column in RUN.columns)
+RUN_KEYS = frozenset(RUN_COLUMNS)
 FINAL_COLUMNS = ("status", "outputs", "error", "traceback", "finished_at", "duration_ms")
 """What a run's row gains when it ends (all that an upsert of a written row changes)."""
 VALUE_COLUMNS = ("inputs", "outputs")
@@ -120,7 +122,10 @@ class RunJournal:
                     "created_at": row["created_at"],
                 },
             )
-        whole = {column: row.get(column) for column in RUN_COLUMNS}
+        if row.keys() == RUN_KEYS:  # a whole row already (a recorded call's): copy it
+            whole = dict(row)
+        else:
+            whole = {column: row.get(column) for column in RUN_COLUMNS}
         self._live[row["id"]] = whole
         self._runs[row["id"]] = whole
         self._kick()
@@ -196,10 +201,12 @@ class RunJournal:
         async with self.db.session() as session:
             connection = await session.connection()
             if self.db.is_sqlite:
-                await _write_sqlite(connection, VERSION, versions, conflict=("content_hash", ()))
-                await _write_sqlite(connection, RUN, runs, blobs, conflict=("id", FINAL_COLUMNS))
-                await _write_sqlite(connection, STEP_RUN, steps, blobs)
-                await _write_sqlite(connection, BLOB, blobs)
+                times: dict[datetime, str] = {}  # a run's times recur in its step rows
+                write = functools.partial(_write_sqlite, connection, times=times)
+                await write(VERSION, versions, conflict=("content_hash", ()))
+                await write(RUN, runs, blobs, conflict=("id", FINAL_COLUMNS))
+                await write(STEP_RUN, steps, blobs)
+                await write(BLOB, blobs)
                 return
             runs = [_capped(row, row["id"], blobs) for row in runs]
             steps = [_capped(row, row["run_id"], blobs) for row in steps]
@@ -254,8 +261,10 @@ async def _write_sqlite(
     rows: list[dict[str, Any]],
     blobs: list[dict[str, Any]] | None = None,
     conflict: Conflict | None = None,
+    times: dict[datetime, str] | None = None,
 ) -> None:
-    """Multi-row statements built here, each value converted once.
+    """Multi-row statements built here, each value converted once (each time once per
+    ``times``, which a flush shares between its tables).
 
     An executemany would step SQLite once per row on the driver's thread, taking the GIL
     back from a busy event loop each time (up to the 5 ms switch interval per row); and
@@ -266,6 +275,8 @@ async def _write_sqlite(
     """
     if not rows:
         return
+    if times is None:
+        times = {}
     columns = _converters(table, connection.dialect)
     run_key = "id" if table is RUN else "run_id"
     names = ", ".join(name for name, _, _ in columns)
@@ -286,7 +297,10 @@ async def _write_sqlite(
                     values.append(_json_or_blob(value, row[run_key], blobs))
                 elif kind == "time" and value.tzinfo is UTC:
                     # SQLAlchemy's SQLite format for UTCDateTime, without its two calls
-                    values.append(value.replace(tzinfo=None).isoformat(" ", "microseconds"))
+                    text = times.get(value)
+                    if text is None:
+                        text = times[value] = value.isoformat(" ", "microseconds")[:-6]
+                    values.append(text)
                 elif kind == "json":
                     values.append(_json(value))
                 else:

@@ -39,6 +39,18 @@ async def test_a_call_that_ends_before_its_batch_is_one_final_row(app):
     assert journal.pending == 0 and await stored_runs(app) == before + 1
 
 
+async def test_times_read_back_exactly_as_recorded(app):
+    calls = app.kernel.pipelines.calls
+    call = calls.begin(PIPELINE, {"request": {}}, ALICE)
+    calls.end(call, status="succeeded", outputs={})
+    run = await app.kernel.pipelines.get(call.id, SYSTEM)
+    assert run.created_at == run.started_at == call.started_at  # to the microsecond, in UTC
+    assert run.finished_at is not None and run.finished_at >= run.started_at
+    assert run.finished_at.utcoffset() is not None
+    [step] = run.steps
+    assert (step.started_at, step.finished_at) == (run.started_at, run.finished_at)
+
+
 async def test_a_long_call_is_inserted_running_then_finished(app):
     calls = app.kernel.pipelines.calls
     call = calls.begin(PIPELINE, {"request": {}}, ALICE)
