@@ -71,12 +71,17 @@ class Call:
     """Whether :meth:`CallRecorder.end` has recorded how it ended (the first end wins)."""
 
 
+MAX_ACTORS = 10_000
+"""Actors' public descriptions the recorder keeps (see ``CallRecorder._public``)."""
+
+
 class CallRecorder:
     """Records calls as runs of one-step pipelines (see the module docstring)."""
 
     def __init__(self, service: PipelineService) -> None:
         self.service = service
         self._notifying: set[asyncio.Task[None]] = set()
+        self._actors: dict[tuple[Any, ...], dict[str, Any]] = {}
 
     def begin(self, pipeline: CallPipeline, inputs: Any, actor: Actor) -> Call:
         """Record a call that starts now (status ``running``)."""
@@ -93,7 +98,7 @@ class CallRecorder:
             "error": None,
             "traceback": None,
             "actor_id": actor.id,
-            "actor": actor.to_public(),
+            "actor": self._public(actor),
             "resumed_from": None,
             "owner": self.service.reaper.runner_id,
             "created_at": now,
@@ -103,6 +108,17 @@ class CallRecorder:
         }
         self.service.store.create(row, pipeline.spec)
         return Call(run_id, pipeline, actor, time.perf_counter(), now, row)
+
+    def _public(self, actor: Actor) -> dict[str, Any]:
+        """``actor.to_public()``, one dict per actor: the journal encodes each object once
+        per batch, and an API key's calls all have the same actor."""
+        key = (actor.id, actor.kind, actor.name, actor.roles)
+        public = self._actors.get(key)
+        if public is None:
+            if len(self._actors) >= MAX_ACTORS:
+                self._actors.clear()
+            public = self._actors[key] = actor.to_public()
+        return public
 
     def end(
         self,

@@ -201,8 +201,7 @@ class RunJournal:
         async with self.db.session() as session:
             connection = await session.connection()
             if self.db.is_sqlite:
-                times: dict[datetime, str] = {}  # a run's times recur in its step rows
-                write = functools.partial(_write_sqlite, connection, times=times)
+                write = functools.partial(_write_sqlite, connection, encoded=_Encoded())
                 await write(VERSION, versions, conflict=("content_hash", ()))
                 await write(RUN, runs, blobs, conflict=("id", FINAL_COLUMNS))
                 await write(STEP_RUN, steps, blobs)
@@ -261,10 +260,11 @@ async def _write_sqlite(
     rows: list[dict[str, Any]],
     blobs: list[dict[str, Any]] | None = None,
     conflict: Conflict | None = None,
-    times: dict[datetime, str] | None = None,
+    encoded: _Encoded | None = None,
 ) -> None:
-    """Multi-row statements built here, each value converted once (each time once per
-    ``times``, which a flush shares between its tables).
+    """Multi-row statements built here, each value converted once (once per ``encoded``,
+    which a flush shares between its tables: a run's times recur in its step row, and
+    one actor's description in all its runs).
 
     An executemany would step SQLite once per row on the driver's thread, taking the GIL
     back from a busy event loop each time (up to the 5 ms switch interval per row); and
@@ -275,8 +275,7 @@ async def _write_sqlite(
     """
     if not rows:
         return
-    if times is None:
-        times = {}
+    encoded = encoded or _Encoded()
     columns = _converters(table, connection.dialect)
     run_key = "id" if table is RUN else "run_id"
     names = ", ".join(name for name, _, _ in columns)
@@ -296,17 +295,38 @@ async def _write_sqlite(
                 elif kind == "value" and blobs is not None:
                     values.append(_json_or_blob(value, row[run_key], blobs))
                 elif kind == "time" and value.tzinfo is UTC:
-                    # SQLAlchemy's SQLite format for UTCDateTime, without its two calls
-                    text = times.get(value)
-                    if text is None:
-                        text = times[value] = value.isoformat(" ", "microseconds")[:-6]
-                    values.append(text)
+                    values.append(encoded.time(value))
                 elif kind == "json":
-                    values.append(_json(value))
+                    values.append(encoded.json(value))
                 else:
                     values.append(process(value) if process is not None else value)
         sql = f"INSERT INTO {table.name} ({names}) VALUES {', '.join([one] * len(chunk))}{tail}"
         await connection.exec_driver_sql(sql, tuple(values))
+
+
+class _Encoded:
+    """Values as one flush writes them to SQLite, each encoded once: JSON columns by the
+    identity of the object (every row, and so every value, lives until the flush ends;
+    the recorder gives all calls of one actor the same description), times by value."""
+
+    __slots__ = ("_json", "_times")
+
+    def __init__(self) -> None:
+        self._json: dict[int, str] = {}
+        self._times: dict[datetime, str] = {}
+
+    def json(self, value: Any) -> str:
+        text = self._json.get(id(value))
+        if text is None:
+            text = self._json[id(value)] = _json(value)
+        return text
+
+    def time(self, value: datetime) -> str:
+        """SQLAlchemy's SQLite format of a UTC time, without its two calls."""
+        text = self._times.get(value)
+        if text is None:
+            text = self._times[value] = value.isoformat(" ", "microseconds")[:-6]
+        return text
 
 
 _CONVERTERS: dict[tuple[str, str], list[tuple[str, str, Any]]] = {}

@@ -51,6 +51,17 @@ async def test_times_read_back_exactly_as_recorded(app):
     assert (step.started_at, step.finished_at) == (run.started_at, run.finished_at)
 
 
+async def test_each_call_in_a_batch_keeps_its_own_actor(app):
+    calls = app.kernel.pipelines.calls
+    bob = Actor(id="bob", kind="user", name="Bob", roles=frozenset({"admin", "user"}))
+    made = [calls.begin(PIPELINE, {"request": {}}, actor) for actor in (ALICE, bob, ALICE)]
+    for call in made:
+        calls.end(call, status="succeeded", outputs={})
+    runs = [await app.kernel.pipelines.get(call.id, SYSTEM) for call in made]
+    assert [run.actor for run in runs] == [ALICE.to_public(), bob.to_public(), ALICE.to_public()]
+    assert runs[1].actor == {"id": "bob", "kind": "user", "name": "Bob", "roles": ["admin", "user"]}
+
+
 async def test_a_long_call_is_inserted_running_then_finished(app):
     calls = app.kernel.pipelines.calls
     call = calls.begin(PIPELINE, {"request": {}}, ALICE)
