@@ -7,8 +7,8 @@ valgrind's callgrind, drives ``/v1/chat/completions`` through the app's ASGI int
 at concurrency 32 (the same request, API key, rate limiting and run records as the
 gateway bench; a real upstream in its own process), and counts the instructions the
 process executes for the measured requests only (callgrind's instrumentation is switched
-on after warm-up and off after the last run record is written). Repeated runs agree to
-about 0.1%.
+on after warm-up and off after the last run record is written). Repeated runs agree
+within 1% (how many batches the run journal writes varies a little from run to run).
 
 What it counts is Notewell's own work and the libraries it calls in its process (Quart,
 aiohttp, SQLite, the journal's writer thread); not the server's socket I/O (uvicorn is
