@@ -12,6 +12,7 @@ import pytest
 from notewell.kernel.actor import SYSTEM
 from notewell.kernel.events import Event
 from notewell.kernel.pipelines.errors import RunNotFound
+from openai_api.streaming import read_until_error
 
 TOOLS = [
     {
@@ -181,16 +182,9 @@ async def test_failed_calls_are_recorded_with_their_reason(openai_client, server
 
 
 async def test_a_broken_stream_ends_with_an_error_event(openai_client, server):
-    stream = await openai_client.chat.completions.create(
-        model="garbage", messages=[{"role": "user", "content": "a b c d"}], stream=True
-    )
-    pieces = []
-    with pytest.raises(openai.APIError) as caught:
-        async for chunk in stream:
-            if chunk.choices and chunk.choices[0].delta.content:
-                pieces.append(chunk.choices[0].delta.content)
+    pieces, error = await read_until_error(openai_client, "garbage", "a b c d")
     assert "You said:" in "".join(pieces)
-    assert "upstream" in str(caught.value).lower() or caught.value.code is None
+    assert "upstream" in str(error).lower() or error.code is None
 
 
 async def test_a_client_that_leaves_a_stream_cancels_the_upstream(openai_client, server):
