@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Request, Response, current_app, g, request
+from quart import Blueprint, Request, Response, g, request
 
+from notewell.kernel.app import current_notewell_app
 from notewell.kernel.errors import TooManyRequests
 from notewell.kernel.http import current_actor
 from notewell.plugins.ratelimit.limiter import Decision, Limiter
@@ -40,9 +41,9 @@ def identity(req: Request) -> str:
 @bp.before_app_request
 async def limit() -> None:
     """Count the request; 429 ``rate_limited`` with Retry-After once over the limit."""
-    # the app and the request are taken from their proxies once (each read through a
-    # proxy costs about a microsecond; this runs for every request)
-    app: Any = current_app._get_current_object()  # type: ignore[attr-defined]
+    # the app and the request are read once, not through Quart's proxies at each use
+    # (a read through a proxy costs about a microsecond; this runs for every request)
+    app: Any = current_notewell_app()
     req: Request = request._get_current_object()  # type: ignore[attr-defined]
     limiter: Limiter | None = app.extensions.get(EXTENSION)
     view = app.view_functions.get(req.endpoint or "")
