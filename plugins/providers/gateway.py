@@ -10,9 +10,11 @@ changes.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import time
 import weakref
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -245,12 +247,8 @@ class ModelGateway:
         """The whole answer of the requested model."""
         request = parse_request(request)
         entry, provider = await self.resolve(actor, request.model)
-        try:
+        with _confined(entry):
             result = await provider.chat(_for_upstream(request, entry.upstream_id))
-        except NotewellError:
-            raise
-        except Exception as exc:  # a bug in the provider: callers get a ProviderError
-            raise provider_failed(exc, f"model {entry.id!r}") from exc
         result.model = entry.id
         return result
 
@@ -258,12 +256,8 @@ class ModelGateway:
         """A stream of the answer; close it to cancel the upstream request."""
         request = parse_request(request)
         entry, provider = await self.resolve(actor, request.model)
-        try:
+        with _confined(entry):  # what the stream raises later, ChatStream confines
             deltas = provider.stream(_for_upstream(request, entry.upstream_id))
-        except NotewellError:
-            raise
-        except Exception as exc:  # as in chat(); what the stream raises, ChatStream confines
-            raise provider_failed(exc, f"model {entry.id!r}") from exc
         return ChatStream(deltas, entry.id)
 
     async def embed(self, actor: Actor, model: str, texts: list[str]) -> EmbeddingResult:
@@ -271,12 +265,8 @@ class ModelGateway:
         if not texts or not all(isinstance(t, str) for t in texts):
             raise Unprocessable("Give a non-empty list of texts.", code="invalid_input")
         entry, provider = await self.resolve(actor, model, "embeddings")
-        try:
+        with _confined(entry):
             result = await provider.embed(entry.upstream_id, texts)
-        except NotewellError:
-            raise
-        except Exception as exc:  # as in chat()
-            raise provider_failed(exc, f"model {entry.id!r}") from exc
         result.model = entry.id
         return result
 
@@ -300,6 +290,18 @@ class ModelGateway:
         self._catalog = None
         for provider in providers:
             await provider.aclose()
+
+
+@contextlib.contextmanager
+def _confined(entry: CatalogEntry) -> Iterator[None]:
+    """A call to the provider of ``entry``: anything it raises that is not a
+    NotewellError (a bug in its plugin) becomes ``provider_failed``."""
+    try:
+        yield
+    except NotewellError:
+        raise
+    except Exception as exc:
+        raise provider_failed(exc, f"model {entry.id!r}") from exc
 
 
 def _for_upstream(request: ChatRequest, upstream_id: str) -> ChatRequest:
