@@ -172,6 +172,8 @@ class OnnxEmbedder:
     """MiniLM int8 on the CPU: mean pooling by attention mask, then L2 normalisation."""
 
     device = "cpu"
+    batch_size = 32
+    """Texts per forward pass: larger batches gain little on a CPU."""
 
     def __init__(self, threads: int = 0) -> None:
         self.threads = threads
@@ -188,10 +190,7 @@ class OnnxEmbedder:
             from tokenizers import Tokenizer
 
             tokenizer = Tokenizer.from_file(str(package_file(TOKENIZER_PACKAGE, TOKENIZER_FILE)))
-            # the shipped tokenizer pads and cuts at a fixed 128: cut at the model's
-            # limit instead and pad to the longest text of the batch
-            tokenizer.enable_truncation(max_length=EMBED_MAX_TOKENS)
-            tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
+            prepare_tokenizer(tokenizer)
             options = onnxruntime.SessionOptions()
             if self.threads:
                 options.intra_op_num_threads = self.threads
@@ -204,17 +203,48 @@ class OnnxEmbedder:
 
     def embed(self, texts: list[str]) -> tuple[list[list[float]], int]:
         """Unit vectors (384 numbers each) for ``texts`` and the tokens they took."""
-        import numpy as np
-
         self.load()
-        encodings = self._tokenizer.encode_batch(texts)
-        ids = np.array([e.ids for e in encodings], dtype=np.int64)
-        mask = np.array([e.attention_mask for e in encodings], dtype=np.int64)
-        types = np.array([e.type_ids for e in encodings], dtype=np.int64)
+        return embed_in_batches(self._tokenizer, texts, self.batch_size, self._forward)
+
+    def _forward(self, ids: Any, mask: Any, types: Any) -> list[list[float]]:
         feeds = {"input_ids": ids, "attention_mask": mask, "token_type_ids": types}
         (hidden,) = self._session.run(["last_hidden_state"], feeds)
-        vectors = mean_pool(hidden, mask)
-        return vectors.tolist(), int(mask.sum())
+        return mean_pool(hidden, mask).tolist()  # type: ignore[no-any-return]
+
+
+def prepare_tokenizer(tokenizer: Any) -> None:
+    """Cut at the model's limit and leave padding to :func:`embed_in_batches` (the
+    shipped tokenizer pads and cuts at a fixed 128)."""
+    tokenizer.enable_truncation(max_length=EMBED_MAX_TOKENS)
+    tokenizer.no_padding()
+
+
+def embed_in_batches(
+    tokenizer: Any, texts: list[str], batch_size: int, forward: Any
+) -> tuple[list[list[float]], int]:
+    """Vectors for ``texts`` in their order, and the tokens they took: tokenised at once,
+    then run through ``forward(ids, mask, type_ids)`` (int64 arrays) in batches of at
+    most ``batch_size`` texts of similar length, each padded to its longest. Sorting by
+    length keeps padding (wasted work) small and a batch's memory bounded however many
+    texts come at once; padding does not change a text's vector (mean pooling weighs
+    tokens by the mask)."""
+    import numpy as np
+
+    encodings = tokenizer.encode_batch(texts)
+    order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+    vectors: list[list[float]] = [[] for _ in texts]
+    for start in range(0, len(order), batch_size):
+        batch = order[start : start + batch_size]
+        longest = len(encodings[batch[-1]].ids)
+        ids, mask, types = (np.zeros((len(batch), longest), dtype=np.int64) for _ in range(3))
+        for row, index in enumerate(batch):
+            encoding = encodings[index]
+            ids[row, : len(encoding.ids)] = encoding.ids
+            mask[row, : len(encoding.ids)] = 1
+            types[row, : len(encoding.ids)] = encoding.type_ids
+        for index, vector in zip(batch, forward(ids, mask, types), strict=True):
+            vectors[index] = vector
+    return vectors, sum(len(encoding.ids) for encoding in encodings)
 
 
 def mean_pool(hidden: Any, mask: Any) -> Any:

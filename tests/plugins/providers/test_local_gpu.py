@@ -54,6 +54,23 @@ def test_the_torch_path_gives_the_onnx_paths_vectors(weights: str) -> None:
     assert cosine(torch_vectors[0], torch_vectors[1]) < 0.9
 
 
+@pytest.mark.parametrize("path", ["onnx", "torch"])
+def test_many_texts_of_mixed_lengths_keep_their_order_and_vectors(path: str, weights: str) -> None:
+    # one call with more texts than a batch: sorted by length into batches, each padded
+    # to its own longest; every text must still get its own vector, in the caller's order
+    embedder = local.OnnxEmbedder() if path == "onnx" else local_gpu.TorchEmbedder(weights, "cpu")
+    embedder.batch_size = 3
+    texts = [f"{'long ' * (n * 7 % 40)}text number {n}" for n in range(10)] + TEXTS
+
+    vectors, tokens = embedder.embed(texts)
+    alone = [embedder.embed([text]) for text in texts]
+
+    assert tokens == sum(count for _, count in alone)
+    similarities = [cosine(v, a[0][0]) for v, a in zip(vectors, alone, strict=True)]
+    assert min(similarities) > 0.9999, similarities
+    assert cosine(vectors[0], vectors[1]) < 0.999  # not one vector copied everywhere
+
+
 def test_asking_for_cuda_without_a_gpu_is_a_clear_error(weights: Any) -> None:
     import torch
 
