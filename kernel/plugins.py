@@ -23,7 +23,7 @@ import inspect
 import logging
 import sys
 import traceback
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import CoroutineType, ModuleType
@@ -89,6 +89,15 @@ class PluginRecord:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class _Enabled:
+    """A hook's enabled implementations, in the order pluggy calls them (the last
+    registered and the ``tryfirst`` ones first): plugin name, function, argument names."""
+
+    firstresult: bool
+    impls: tuple[tuple[str, Callable[..., Any], tuple[str, ...]], ...]
+
+
 class PluginHost:
     """Wraps a pluggy ``PluginManager`` with discovery, isolation and run-time state."""
 
@@ -96,6 +105,10 @@ class PluginHost:
         self.pm = pluggy.PluginManager("notewell")
         self.pm.add_hookspecs(hookspecs)
         self.records: dict[str, PluginRecord] = {}
+        self._enabled: dict[str, _Enabled] = {}
+        """Per hook, worked out on its first call since the plugins last changed: hooks
+        run several times per request, and asking pluggy and every record each time
+        was a measurable share of a proxied completion's CPU."""
 
     # -- loading ---------------------------------------------------------------------
 
@@ -136,6 +149,7 @@ class PluginHost:
         for record in self.records.values():
             if record.obj is not None:
                 self._add_hookspecs(record)
+        self._enabled.clear()
         self._check_pending()
 
     def _check_pending(self) -> None:
@@ -163,6 +177,7 @@ class PluginHost:
             if isinstance(obj, str):
                 obj = importlib.import_module(obj)
             self.pm.register(obj, name=name)
+            self._enabled.clear()
         except Exception:
             if source == "default":
                 raise
@@ -216,6 +231,7 @@ class PluginHost:
         """Switch a plugin on or off in this process (callers persist and broadcast it)."""
         record = self.records[name]
         record.enabled = enabled
+        self._enabled.clear()
         return record
 
     def name_of(self, obj: Any) -> str:
@@ -233,8 +249,7 @@ class PluginHost:
 
     def call_with_names(self, hook: str, **kwargs: Any) -> list[tuple[str, Any]]:
         """Like :meth:`call`, with the name of the plugin that gave each result."""
-        caller = getattr(self.pm.hook, hook)
-        firstresult = bool(caller.spec and caller.spec.opts.get("firstresult"))
+        firstresult = self._enabled_for(hook).firstresult
         results: list[tuple[str, Any]] = []
         for answer in self._answers(hook, kwargs):
             results.append(answer)
@@ -242,16 +257,30 @@ class PluginHost:
                 break
         return results
 
+    def has_hook(self, hook: str) -> bool:
+        """Whether an enabled plugin implements ``hook`` (so that callers can skip
+        building its arguments)."""
+        return bool(self._enabled_for(hook).impls)
+
+    def _enabled_for(self, hook: str) -> _Enabled:
+        enabled = self._enabled.get(hook)
+        if enabled is None:
+            caller = getattr(self.pm.hook, hook)
+            enabled = self._enabled[hook] = _Enabled(
+                firstresult=bool(caller.spec and caller.spec.opts.get("firstresult")),
+                impls=tuple(
+                    (impl.plugin_name, impl.function, tuple(impl.argnames))
+                    for impl in reversed(caller.get_hookimpls())
+                    if self.is_enabled(impl.plugin_name)
+                ),
+            )
+        return enabled
+
     def _answers(self, hook: str, kwargs: dict[str, Any]) -> Iterator[tuple[str, Any]]:
         """Lazily yield each enabled implementation's non-``None`` answer, in call order."""
-        caller = getattr(self.pm.hook, hook)
-        # pluggy calls the last registered (and tryfirst) implementations first
-        for impl in reversed(caller.get_hookimpls()):
-            name = impl.plugin_name
-            if not self.is_enabled(name):
-                continue
+        for name, function, argnames in self._enabled_for(hook).impls:
             try:
-                result = impl.function(*map(kwargs.__getitem__, impl.argnames))
+                result = function(*map(kwargs.__getitem__, argnames))
             except NotewellError:
                 raise  # an answer meant for the client (an invalid token), not a failure
             except Exception:
@@ -271,8 +300,7 @@ class PluginHost:
         return [await resolve(result) for result in self.call(hook, **kwargs)]
 
     async def afirst(self, hook: str, **kwargs: Any) -> Any:
-        caller = getattr(self.pm.hook, hook)
-        assert caller.spec and caller.spec.opts.get("firstresult"), f"{hook} is not firstresult"
+        assert self._enabled_for(hook).firstresult, f"{hook} is not firstresult"
         # an awaitable answer may resolve to None; then the next plugin is asked
         for name, result in self._answers(hook, kwargs):
             try:

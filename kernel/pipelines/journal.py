@@ -293,7 +293,7 @@ async def _write_sqlite(
                 if value is None:
                     values.append(None)
                 elif kind == "value" and blobs is not None:
-                    values.append(_json_or_blob(value, row[run_key], blobs))
+                    values.append(encoded.value(value, row[run_key], blobs))
                 elif kind == "time" and value.tzinfo is UTC:
                     values.append(encoded.time(value))
                 elif kind == "json":
@@ -307,13 +307,24 @@ async def _write_sqlite(
 class _Encoded:
     """Values as one flush writes them to SQLite, each encoded once: JSON columns by the
     identity of the object (every row, and so every value, lives until the flush ends;
-    the recorder gives all calls of one actor the same description), times by value."""
+    the recorder gives all calls of one actor the same description, and a call's run and
+    step rows the same outputs), times by value."""
 
-    __slots__ = ("_json", "_times")
+    __slots__ = ("_json", "_times", "_values")
 
     def __init__(self) -> None:
         self._json: dict[int, str] = {}
         self._times: dict[datetime, str] = {}
+        self._values: dict[tuple[int, str], str] = {}
+
+    def value(self, value: Any, run_id: str, blobs: list[dict[str, Any]]) -> str:
+        """An inputs or outputs value as :func:`_json_or_blob` writes it: once for an
+        object that several rows of one run hold (one blob row, if it is large)."""
+        key = (id(value), run_id)
+        text = self._values.get(key)
+        if text is None:
+            text = self._values[key] = _json_or_blob(value, run_id, blobs)
+        return text
 
     def json(self, value: Any) -> str:
         text = self._json.get(id(value))

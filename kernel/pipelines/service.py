@@ -149,8 +149,7 @@ class PipelineService:
         return self.executors[name]
 
     def has_hook(self, hook: str) -> bool:
-        caller = getattr(self.kernel.plugins.pm.hook, hook)
-        return bool(caller.get_hookimpls())
+        return self.kernel.plugins.has_hook(hook)
 
     async def notify(self, hook: str, **kwargs: Any) -> None:
         """Call a run hook; a plugin failing in it is logged and does not stop the run."""

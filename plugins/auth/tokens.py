@@ -10,6 +10,7 @@ yields no usable token. An API key is ``nw_<secret>``; only its SHA-256 is store
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import hmac
 import json
@@ -111,4 +112,11 @@ def api_key_hash(key: str) -> str:
     """The stored hash of a presented key; raises InvalidToken when malformed."""
     if _API_KEY.match(key) is None:
         raise InvalidToken("malformed API key")
+    return _key_hash(key)
+
+
+@functools.lru_cache(maxsize=1024)
+def _key_hash(key: str) -> str:
+    """A well-formed key's hash, remembered for the keys in use: making a SHA-256 context
+    costs OpenSSL several microseconds, most of checking a key whose actor is cached."""
     return sha256_hex(key)

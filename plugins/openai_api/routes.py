@@ -3,10 +3,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 from quart import Blueprint, Response, request
 
 from notewell.kernel import policy
@@ -37,7 +36,7 @@ async def _body() -> dict[str, Any]:
     """The JSON body; 400 in OpenAI's shape when it is not JSON."""
     raw = await request.get_data()
     try:
-        data = json.loads(raw)
+        data = from_json(raw)
     except ValueError:
         data = None
     if not isinstance(data, dict):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from quart import Blueprint, Request, Response, g, request
+from quart import Blueprint, Request, Response, request
 
+from notewell.kernel.actor import ANONYMOUS
 from notewell.kernel.app import current_notewell_app
 from notewell.kernel.errors import TooManyRequests
-from notewell.kernel.http import current_actor
+from notewell.kernel.http import request_state
 from notewell.plugins.ratelimit.limiter import Decision, Limiter
 from notewell.plugins.ratelimit.settings import RateLimitSettings
 
@@ -28,14 +29,14 @@ def route_class(settings: RateLimitSettings, path: str, view: object) -> str:
     return settings.routes[max(matches, key=len)] if matches else "default"
 
 
-def identity(req: Request) -> str:
+def identity(req: Request, state: Any) -> str:
     """Who is counted: the API key, else the user, else the client address."""
-    actor = current_actor()
+    actor = getattr(state, "actor", ANONYMOUS)
     if actor.kind == "api_key" and actor.attributes.get("key_id"):
         return f"key:{actor.attributes['key_id']}"
     if actor.is_authenticated:
         return f"user:{actor.id}"
-    return f"addr:{getattr(g, 'client_addr', None) or req.remote_addr or 'unknown'}"
+    return f"addr:{getattr(state, 'client_addr', None) or req.remote_addr or 'unknown'}"
 
 
 @bp.before_app_request
@@ -55,10 +56,12 @@ async def limit() -> None:
         return
     settings: RateLimitSettings = kernel.settings.plugin(RateLimitSettings.section)
     path = req.path
-    if path.startswith(tuple(settings.exempt)):
+    if path.startswith(settings.exempt):
         return
-    decision = await limiter.hit(route_class(settings, path, view), identity(req))
-    g.rate_limit = decision
+    state = request_state()
+    decision = state.rate_limit = await limiter.hit(
+        route_class(settings, path, view), identity(req, state)
+    )
     if not decision.allowed:
         raise TooManyRequests(
             "Too many requests; slow down.", code="rate_limited", headers=decision.headers()
@@ -68,7 +71,7 @@ async def limit() -> None:
 @bp.after_app_request
 async def add_headers(response: Response) -> Response:
     """RateLimit-* headers on every counted response (a refusal's carry them already)."""
-    decision: Decision | None = g.get("rate_limit")
+    decision: Decision | None = getattr(request_state(), "rate_limit", None)
     if decision is not None and decision.allowed:
         response.headers.extend(decision.headers())
     return response

@@ -38,8 +38,8 @@ class RateLimitSettings(PluginSettings):
         },
         description="Route class by path prefix (the longest matching prefix wins).",
     )
-    exempt: list[str] = Field(
-        default_factory=lambda: ["/health", "/ready", "/assets/"],
+    exempt: tuple[str, ...] = Field(
+        ("/health", "/ready", "/assets/"),
         description="Path prefixes never limited.",
     )
     redis_retry_seconds: float = Field(

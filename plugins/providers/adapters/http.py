@@ -5,13 +5,12 @@ from __future__ import annotations
 
 import codecs
 import contextlib
-import json
 import urllib.parse
 import urllib.request
 from collections.abc import AsyncIterator, Mapping
 from typing import TYPE_CHECKING, Any
 
-from pydantic_core import to_json
+from pydantic_core import from_json, to_json
 
 from notewell.plugins.providers.errors import (
     ProviderError,
@@ -113,7 +112,7 @@ class HttpProvider(Provider):
         if response.status >= 400:
             raise self.error_for(response.status, response.headers, body)
         try:
-            return json.loads(body)
+            return from_json(body)
         except ValueError:
             raise self.malformed("the upstream's answer is not JSON") from None
 
@@ -183,7 +182,7 @@ class HttpProvider(Provider):
     def parse_json(self, text: str) -> Any:
         """Parse one JSON payload of a stream; garbage becomes ``upstream_malformed``."""
         try:
-            return json.loads(text)
+            return from_json(text)
         except ValueError:
             raise self.malformed(
                 f"the upstream sent something that is not JSON: {text[:80]!r}"
@@ -279,7 +278,7 @@ def status_error(
 def upstream_message(body: bytes) -> str:
     """The human message of an error body in any of the shapes upstreams use."""
     try:
-        payload = json.loads(body)
+        payload = from_json(body)
     except ValueError:
         return body.decode("utf-8", "replace").strip()[:300]
     if isinstance(payload, list) and payload:  # Gemini wraps errors in a list when streaming

@@ -159,6 +159,22 @@ async def test_large_values_are_stored_by_reference(app):
         assert await session.scalar(select(func.count()).select_from(RunBlob)) >= 1
 
 
+async def test_a_large_answer_is_stored_once_for_the_run_and_its_step(app):
+    calls = app.kernel.pipelines.calls
+    big = {"content": "y" * (VALUE_CAP_BYTES + 1)}
+    call = calls.begin(PIPELINE, {"request": {"prompt": "hi"}}, ALICE)
+    calls.end(call, status="succeeded", outputs=big)
+    run = await app.kernel.pipelines.get(call.id, SYSTEM)
+
+    assert run.outputs == run.steps[0].outputs  # the same reference
+    assert await app.kernel.pipelines.store.blob(call.id, run.outputs["$blob"]) == big
+    async with app.kernel.db.session() as session:
+        stored = await session.scalar(
+            select(func.count()).select_from(RunBlob).where(RunBlob.run_id == call.id)
+        )
+    assert stored == 1
+
+
 async def test_runs_still_going_and_runs_ended_are_written_in_the_same_batch(app):
     """A batch holds rows of different shapes: a run waiting in a step, runs already done."""
     waiting = PipelineSpec.model_validate(
