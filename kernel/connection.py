@@ -25,12 +25,14 @@ blueprints are worked out once per request, not on each of the four times Quart 
 from __future__ import annotations
 
 import asyncio
+from functools import partial
 from typing import Any, cast
 
 from quart.asgi import ASGIHTTPConnection, _handle_exception
 from quart.utils import encode_headers
 from quart.wrappers import Request, Response
 from quart.wrappers.response import DataBody
+from werkzeug.datastructures import Headers
 from werkzeug.exceptions import RequestTimeout
 
 
@@ -57,6 +59,38 @@ class HTTPConnection(ASGIHTTPConnection):
                 handler.uncancel()  # the client left: the request ends here, quietly
         if receiver.done() and not receiver.cancelled() and receiver.exception():
             raise cast(BaseException, receiver.exception())
+
+    def _create_request_from_scope(self, send: Any) -> Request:
+        """Quart's request, with its headers listed at once: added one at a time, each
+        value was searched for line breaks that the server's HTTP parser has already
+        refused. Other cases (HTTP/1.0, a root path, an absolute-form path) are
+        Quart's."""
+        scope = self.scope
+        path = scope["path"]
+        if scope["http_version"] < "1.1" or scope.get("root_path") or path[:1] != "/":
+            return super()._create_request_from_scope(send)
+        headers = Headers()
+        headers._list = [
+            ("Remote-Addr", (scope.get("client") or ["<local>"])[0]),
+            *[
+                (name.decode("latin1").title(), value.decode("latin1"))
+                for name, value in scope["headers"]
+            ],
+        ]
+        config = self.app.config
+        return self.app.request_class(
+            scope["method"],
+            scope["scheme"],
+            path,
+            scope["query_string"],
+            headers,
+            "",
+            scope["http_version"],
+            max_content_length=config["MAX_CONTENT_LENGTH"],
+            body_timeout=config["BODY_TIMEOUT"],
+            send_push_promise=partial(self._send_push_promise, send),
+            scope=scope,
+        )
 
     async def _receive(self, request: Request, receive: Any, handler: asyncio.Task[Any]) -> None:
         """Feed the body to the request; if the client leaves (or the server's receive

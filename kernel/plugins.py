@@ -300,13 +300,15 @@ class PluginHost:
         return [await resolve(result) for result in self.call(hook, **kwargs)]
 
     async def afirst(self, hook: str, **kwargs: Any) -> Any:
-        assert self._enabled_for(hook).firstresult, f"{hook} is not firstresult"
-        # an awaitable answer may resolve to None; then the next plugin is asked
-        for name, result in self._answers(hook, kwargs):
+        """The first non-``None`` answer of a firstresult hook, awaited if awaitable (an
+        awaitable answer may resolve to ``None``; then the next plugin is asked)."""
+        enabled = self._enabled_for(hook)
+        assert enabled.firstresult, f"{hook} is not firstresult"
+        for name, function, argnames in enabled.impls:
             try:
-                value = await resolve(result)
+                value = await resolve(function(*map(kwargs.__getitem__, argnames)))
             except NotewellError:
-                raise
+                raise  # an answer meant for the client (an invalid token), not a failure
             except Exception:
                 self._hook_failed(name, hook)
                 continue
