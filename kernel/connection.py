@@ -16,6 +16,10 @@ nothing, as Starlette sends its responses. Quart would iterate the body under a 
 and end it with an empty third message. Streamed bodies keep Quart's way, under
 ``RESPONSE_TIMEOUT``.
 
+The request is Quart's, built with its headers as one list: Quart adds them one at a
+time, searching each value for line breaks that the server's HTTP parser has already
+refused.
+
 :class:`NotewellRequest` is Quart's request with two costs removed. Reading the body
 awaits it under ``asyncio.timeout`` (Quart's ``asyncio.wait_for`` made a task for every
 read on Python 3.11). The matched

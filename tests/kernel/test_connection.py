@@ -1,6 +1,7 @@
 """How a served request runs (``kernel/connection.py``), through a real server and socket:
 a body arriving in pieces or stalling, a client leaving mid-request, the server going on
-serving, whole and streamed bodies, ranges, and blueprint request hooks."""
+serving, whole and streamed bodies, ranges, the request's headers, and blueprint request
+hooks."""
 
 from __future__ import annotations
 
@@ -56,6 +57,16 @@ class Slow:
         @policy.public
         async def where() -> dict[str, Any]:
             return {"url": url_for("slow.where", _external=True), "x": request.args.get("x")}
+
+        @bp.get("/headers")
+        @policy.public
+        async def headers() -> dict[str, Any]:
+            return {
+                "tags": request.headers.getlist("X-Tag"),
+                "names": [name for name, _ in request.headers.items()],
+                "remote": request.remote_addr,
+                "length": request.content_length,
+            }
 
         @bp.before_request
         def mark_sync() -> None:  # a plain function: Quart runs it in a thread
@@ -166,6 +177,17 @@ async def test_each_request_is_routed_with_its_own_host_and_query(
         {"url": "http://example.com/slow/where", "x": "2"},
     ]
     assert unknown.status_code == 404
+
+
+async def test_a_request_sees_its_headers_as_sent(served: tuple[Slow, str]) -> None:
+    _, url = served
+    sent = [("x-tag", "first"), ("X-TAG", "second"), ("user-agent", "probe/1")]
+    async with httpx.AsyncClient() as http:
+        seen = (await http.get(f"{url}/slow/headers", headers=sent)).json()
+    assert seen["tags"] == ["first", "second"]  # repeated headers kept, in order
+    assert {"X-Tag", "User-Agent", "Host", "Remote-Addr"} <= set(seen["names"])
+    assert seen["remote"] == "127.0.0.1"
+    assert seen["length"] is None
 
 
 async def test_a_body_that_stops_arriving_is_a_408(settings: Any) -> None:
