@@ -6,7 +6,8 @@ fp16, that its vectors and token counts are those of the int8 ONNX default, that
 threads sharing the model and a spawned worker process (how the worker pool starts)
 get the same vectors, and what it serves: sentences per second for 32-text requests and
 for one large ingestion call, against PyTorch on the same machine's CPU, in the same
-run, with the GPU memory the large call peaked at. Exits 1 if a check fails.
+run, with the GPU memory the large call peaked at. Exits 1 if a check fails, 2 where
+PyTorch sees no GPU.
 
 A GPU machine may lack the ONNX model and have room for little, so the reference
 vectors are written where the default path runs, and the weights can travel as fp16
@@ -117,10 +118,12 @@ def embed_in_spawned_process(weights: str | None, texts: list[str]) -> list[list
 def check(path: Path, weights: str | None) -> int:
     import torch
 
+    if not torch.cuda.is_available():
+        print("PyTorch sees no CUDA device here: run `check` on a machine with a GPU.")
+        return 2
     reference = json.loads(path.read_text())
     texts: list[str] = reference["texts"]
-    available = torch.cuda.is_available()
-    results: dict[str, Any] = {"gpu": torch.cuda.get_device_name() if available else None}
+    results: dict[str, Any] = {"gpu": torch.cuda.get_device_name()}
     failures: list[str] = []
 
     def expect(ok: bool, what: str) -> None:
