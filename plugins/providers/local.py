@@ -231,20 +231,21 @@ def embed_in_batches(
     import numpy as np
 
     encodings = tokenizer.encode_batch(texts)
-    order = sorted(range(len(texts)), key=lambda i: len(encodings[i].ids))
+    lengths = [len(encoding.ids) for encoding in encodings]
+    order = sorted(range(len(texts)), key=lengths.__getitem__)
     vectors: list[list[float]] = [[] for _ in texts]
     for start in range(0, len(order), batch_size):
         batch = order[start : start + batch_size]
-        longest = len(encodings[batch[-1]].ids)
-        ids, mask, types = (np.zeros((len(batch), longest), dtype=np.int64) for _ in range(3))
+        shape = (len(batch), lengths[batch[-1]])
+        ids, mask, types = (np.zeros(shape, dtype=np.int64) for _ in range(3))
         for row, index in enumerate(batch):
-            encoding = encodings[index]
-            ids[row, : len(encoding.ids)] = encoding.ids
-            mask[row, : len(encoding.ids)] = 1
-            types[row, : len(encoding.ids)] = encoding.type_ids
+            length = lengths[index]
+            ids[row, :length] = encodings[index].ids
+            mask[row, :length] = 1
+            types[row, :length] = encodings[index].type_ids
         for index, vector in zip(batch, forward(ids, mask, types), strict=True):
             vectors[index] = vector
-    return vectors, sum(len(encoding.ids) for encoding in encodings)
+    return vectors, sum(lengths)
 
 
 def mean_pool(hidden: Any, mask: Any) -> Any:
